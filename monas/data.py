@@ -1,0 +1,223 @@
+"""Datasets as decoded tensors, and the train/validation subsets used for scoring.
+
+Every dataset is a ``LabelledImages``: labels known up front, images decoded on first
+use and kept in memory, so a search decodes each image it uses once, not per network.
+Only the training split is read during a search; ``split="test"`` exists for training
+scripts and is never used by the estimators.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from monas.registry import DATASETS
+from search_spaces.base import InputSpec
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be found or read; the message says what to do."""
+
+
+class LabelledImages:
+    """Images with integer labels; decoding is lazy and cached per index."""
+
+    def __init__(
+        self,
+        labels: Sequence[int],
+        classes: Sequence[str],
+        channels: int,
+        resolution: int,
+        decode: Callable[[int], np.ndarray],
+    ) -> None:
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.classes = list(classes)
+        self.channels = channels
+        self.resolution = resolution
+        self._decode = decode
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def images(self, indices: Sequence[int]) -> torch.Tensor:
+        """uint8 tensor (N, C, H, W) of the given images, decoding each at most once."""
+        out = np.empty((len(indices), self.channels, self.resolution, self.resolution), dtype=np.uint8)
+        for k, i in enumerate(indices):
+            i = int(i)
+            if i not in self._cache:
+                self._cache[i] = self._decode(i)
+            out[k] = self._cache[i]
+        return torch.from_numpy(out)
+
+    @property
+    def spec(self) -> InputSpec:
+        """The input shape and number of classes networks are built for."""
+        return InputSpec(self.channels, self.resolution, len(self.classes))
+
+
+@dataclass
+class ScoringData:
+    """Normalised float tensors of two disjoint, class-stratified subsets of a training
+    split: ``train`` fits an estimator's head, ``val`` scores it."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    num_classes: int
+
+    def to(self, device: torch.device | str) -> "ScoringData":
+        """A copy on ``device``."""
+        return ScoringData(
+            self.train_x.to(device), self.train_y.to(device), self.val_x.to(device), self.val_y.to(device), self.num_classes
+        )
+
+
+def stratified_split(labels: np.ndarray, n_train: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint index sets of sizes ``n_train`` and ``n_val`` with class shares as in
+    ``labels`` (round-robin over shuffled classes), drawn with ``seed``."""
+    if n_train < 1 or n_val < 1:
+        raise DatasetError("scoring subsets need at least one training and one validation image")
+    if n_train + n_val > len(labels):
+        raise DatasetError(
+            f"asked for {n_train} + {n_val} scoring images but the training split has only {len(labels)}"
+        )
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    # Interleave classes so any prefix is (nearly) class-balanced.
+    depth = max(len(p) for p in per_class)
+    order = np.array([p[d] for d in range(depth) for p in per_class if d < len(p)])
+    chosen = order[: n_train + n_val]
+    val = rng.permutation(chosen[n_train:])
+    return np.sort(chosen[:n_train]), np.sort(val)
+
+
+def scoring_data(images: LabelledImages, n_train: int, n_val: int, seed: int) -> ScoringData:
+    """Decode the scoring subsets once and normalise them by the training subset's
+    per-channel mean and standard deviation."""
+    train_idx, val_idx = stratified_split(images.labels, n_train, n_val, seed)
+    train_x = images.images(train_idx).float() / 255.0
+    val_x = images.images(val_idx).float() / 255.0
+    mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
+    std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return ScoringData(
+        (train_x - mean) / std,
+        torch.from_numpy(images.labels[train_idx]),
+        (val_x - mean) / std,
+        torch.from_numpy(images.labels[val_idx]),
+        len(images.classes),
+    )
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None, split: str = "train") -> LabelledImages:
+    """The ``split`` ("train" or "test") of a registered dataset."""
+    if split not in ("train", "test"):
+        raise DatasetError(f"unknown split {split!r} (train or test)")
+    return DATASETS.create(name, data_dir=None if data_dir is None else Path(data_dir), split=split)
+
+
+# --- digits: scikit-learn's bundled 8x8 digits, offline ---------------------------------
+
+DIGITS_RESOLUTION = 16
+_DIGITS_TEST_SHARE = 0.2
+
+
+@DATASETS.register("digits")
+def digits(data_dir: Path | None, split: str) -> LabelledImages:
+    """scikit-learn's 1,797 handwritten digits, upsampled from 8x8 to 16x16, one channel.
+    A fixed, stratified 20% is the test split."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    pixels = torch.from_numpy(raw.images.astype(np.float32) / 16.0)[:, None]
+    up = torch.nn.functional.interpolate(pixels, size=DIGITS_RESOLUTION, mode="bilinear", align_corners=False)
+    images = (up.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    labels = raw.target.astype(np.int64)
+    n_test = int(round(_DIGITS_TEST_SHARE * len(labels)))
+    train_idx, test_idx = stratified_split(labels, len(labels) - n_test, n_test, seed=0)
+    keep = train_idx if split == "train" else test_idx
+    return LabelledImages(labels[keep], [str(d) for d in range(10)], 1, DIGITS_RESOLUTION, lambda i: images[keep[i]])
+
+
+# --- CIFAR-10: torchvision's binary batches, or an ImageFolder tree ------------------------
+
+
+@DATASETS.register("cifar10")
+def cifar10(data_dir: Path | None, split: str) -> LabelledImages:
+    """CIFAR-10 from ``data_dir``: an ImageFolder tree (``train/<class>/*``,
+    ``test/<class>/*``) when there is one, else torchvision's files, downloaded there
+    when missing."""
+    if data_dir is None:
+        raise DatasetError("cifar10 needs --data-dir (a folder to download into, or an ImageFolder tree)")
+    if (data_dir / split).is_dir():
+        return _image_folder(data_dir / split)
+    import torchvision
+
+    try:
+        ds = torchvision.datasets.CIFAR10(str(data_dir), train=split == "train", download=False)
+    except RuntimeError:
+        try:
+            ds = torchvision.datasets.CIFAR10(str(data_dir), train=split == "train", download=True)
+        except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
+            raise DatasetError(
+                f"CIFAR-10 is not in {data_dir} and could not be downloaded ({type(exc).__name__}); "
+                "pass --data-dir with the extracted cifar-10-batches-py or an ImageFolder tree"
+            ) from None
+    data = np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2))
+    return LabelledImages(ds.targets, ds.classes, 3, 32, lambda i: data[i])
+
+
+# --- any ImageFolder tree -----------------------------------------------------------------
+
+
+@DATASETS.register("imagefolder")
+def imagefolder(data_dir: Path | None, split: str) -> LabelledImages:
+    """An ImageFolder tree: ``data_dir/<split>/<class>/*`` (``val/`` stands in for a
+    missing ``test/``), or ``data_dir/<class>/*`` used as the training split."""
+    if data_dir is None or not data_dir.is_dir():
+        raise DatasetError(f"imagefolder needs --data-dir pointing to an existing folder, got {data_dir}")
+    for candidate in ((split,) if split == "train" else ("test", "val")):
+        if (data_dir / candidate).is_dir():
+            return _image_folder(data_dir / candidate)
+    if split == "train":
+        return _image_folder(data_dir)
+    raise DatasetError(f"{data_dir} has no test/ or val/ folder")
+
+
+def _image_folder(root: Path) -> LabelledImages:
+    import torchvision
+    from PIL import Image
+
+    try:
+        folder = torchvision.datasets.ImageFolder(str(root))
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise DatasetError(f"{root} is not an ImageFolder tree: {exc}") from None
+    with Image.open(folder.samples[0][0]) as first:
+        resolution = min(first.size)
+        channels = 1 if first.mode in ("L", "I", "F", "1") else 3
+    mode = "L" if channels == 1 else "RGB"
+
+    def decode(i: int) -> np.ndarray:
+        with Image.open(folder.samples[i][0]) as img:
+            img = img.convert(mode)
+            if img.size != (resolution, resolution):
+                img = _resize_center_crop(img, resolution)
+            arr = np.asarray(img, dtype=np.uint8)
+        return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+    return LabelledImages(folder.targets, folder.classes, channels, resolution, decode)
+
+
+def _resize_center_crop(img, size: int):
+    from PIL import Image
+
+    scale = size / min(img.size)
+    w, h = max(size, round(img.size[0] * scale)), max(size, round(img.size[1] * scale))
+    img = img.resize((w, h), Image.BILINEAR)
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))

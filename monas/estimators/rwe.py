@@ -1,0 +1,73 @@
+"""Random-weight evaluation (Hu et al. 2021): freeze a randomly initialised network,
+fit only a linear classifier on its features, report the held-out error.
+
+Features are computed once per initialisation, under ``torch.inference_mode`` and in
+channels-last layout, and the head is fitted on the cached features, so the cost is
+one forward pass over the scoring images plus a small linear solve.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from monas.data import ScoringData
+from monas.estimators.base import EstimationError, Estimator
+from monas.estimators.heads import HEADS, head_error
+from monas.registry import ESTIMATORS
+
+
+@ESTIMATORS.register("rwe")
+class RandomWeightEvaluation(Estimator):
+    """Error (%) of a linear head on the frozen random features, averaged over
+    ``n_inits`` seeded initialisations. Batch-norm normalises with the statistics of
+    each batch of ``batch_size`` images, as a freshly initialised network would train."""
+
+    name = "rwe"
+
+    def __init__(
+        self,
+        n_train: int = 2000,
+        n_val: int = 1000,
+        head: str = "ridge",
+        alpha: float = 1e-3,
+        n_inits: int = 1,
+        batch_size: int = 250,
+        seed: int = 0,
+    ) -> None:
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r} (known: {', '.join(HEADS)})")
+        if n_inits < 1 or batch_size < 2:
+            raise ValueError("n_inits must be >= 1 and batch_size >= 2")
+        self.n_train = n_train
+        self.n_val = n_val
+        self.head = head
+        self.alpha = alpha
+        self.n_inits = n_inits
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def estimate(self, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
+        errors = []
+        for k in range(self.n_inits):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed + k)
+                net = build()
+            net = net.to(device, memory_format=torch.channels_last).train().requires_grad_(False)
+            train_f = self.features(net, data.train_x)
+            val_f = self.features(net, data.val_x)
+            if not (torch.isfinite(train_f).all() and torch.isfinite(val_f).all()):
+                raise EstimationError("the random network produced non-finite features")
+            errors.append(head_error(self.head, train_f, data.train_y, val_f, data.val_y, self.alpha))
+        return sum(errors) / len(errors)
+
+    @torch.inference_mode()
+    def features(self, net: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """``net.forward_features`` over ``images`` in batches of ``batch_size``."""
+        return torch.cat(
+            [
+                net.forward_features(images[i : i + self.batch_size].contiguous(memory_format=torch.channels_last))
+                for i in range(0, len(images), self.batch_size)
+            ]
+        )

@@ -1,0 +1,82 @@
+"""One network from genome to objectives: build, count complexity, estimate error."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from monas.complexity import count_complexity
+from monas.data import ScoringData
+from monas.estimators.base import Estimator
+from search_spaces.base import InputSpec, SearchSpace
+
+
+@dataclass
+class Evaluation:
+    """What is known about one evaluated network: its canonical architecture string,
+    the genome first seen for it, every measured objective, and how it went."""
+
+    arch: str
+    genome: list[int]
+    objectives: dict[str, float]
+    seconds: float
+    generation: int
+    status: str = "ok"
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable dict (one archive line)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, row: dict) -> "Evaluation":
+        """Inverse of ``to_json``."""
+        return cls(**row)
+
+
+WORST_ERROR = 100.0
+
+
+class Evaluator:
+    """Turns genomes into Evaluations for one space, dataset and estimator.
+
+    Cheap objectives (MACs, params) are always recorded; the expensive one (error) is
+    measured by the estimator. A network the estimator cannot score is recorded with
+    status ``"failed"`` and the worst error, so a search moves on.
+    """
+
+    def __init__(
+        self, space: SearchSpace, spec: InputSpec, estimator: Estimator, data: ScoringData, device: torch.device
+    ) -> None:
+        self.space = space
+        self.spec = spec
+        self.estimator = estimator
+        self.data = data.to(device)
+        self.device = device
+
+    def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
+        start = time.perf_counter()
+        arch = self.space.canonical(genome)
+        net = self.space.build(arch, self.spec)
+        macs, params = count_complexity(net, self.spec)
+        objectives = {"macs": float(macs), "params": float(params)}
+        status, message = "ok", None
+        try:
+            error = self.estimator.estimate(lambda: self.space.build(arch, self.spec), self.data, self.device)
+            if not math.isfinite(error):
+                raise ValueError(f"estimator returned {error}")
+        except (RuntimeError, ValueError) as exc:  # scoring failures, including out-of-memory
+            status, message, error = "failed", f"{type(exc).__name__}: {exc}", WORST_ERROR
+        objectives["error"] = float(error)
+        return Evaluation(
+            arch=arch,
+            genome=[int(g) for g in genome],
+            objectives=objectives,
+            seconds=time.perf_counter() - start,
+            generation=generation,
+            status=status,
+            error=message,
+        )

@@ -1,0 +1,224 @@
+"""``run(config)``: wires space, data, estimator, problem and NSGA-II, and owns the loop.
+
+Each generation: evaluate the offspring (new networks are appended to the archive as
+they finish), then write generations.csv, pareto.json, pareto.png and a checkpoint.
+A run resumes from its directory: the checkpoint restores the algorithm and its random
+state, the archive answers every evaluation already made.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+
+import numpy as np
+import torch
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.termination.max_gen import MaximumGenerationTermination
+
+import search_spaces
+from monas import estimators
+from monas.complexity import count_complexity
+from monas.data import load_dataset, scoring_data
+from monas.evaluation import Evaluation, Evaluator
+from monas.front import non_dominated, normalised_hypervolume
+from monas.objectives import OBJECTIVES, parse_objectives
+from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
+from monas.plot import pareto_figure
+from monas.problem import ArchitectureProblem
+from monas.record import RunRecord
+
+
+@dataclass
+class SearchConfig:
+    """Everything that determines a search; recorded in config.json."""
+
+    out: str
+    space: str = "darts"
+    space_options: dict = field(default_factory=dict)
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    pop_size: int = 20
+    generations: int = 10
+    seed: int = 0
+    objectives: str = "error,macs"
+    estimator: str = "rwe"
+    estimator_options: dict = field(default_factory=dict)
+    device: str = "auto"
+
+    def objective_names(self) -> list[str]:
+        """Names of the minimised objectives, in order."""
+        return [o.name for o in parse_objectives(self.objectives)]
+
+
+@dataclass
+class SearchResult:
+    """What a finished run found: its Pareto set and every evaluation."""
+
+    pareto: list[Evaluation]
+    evaluations: list[Evaluation]
+    generations: list[dict]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def versions() -> dict:
+    """Versions of Python and of the libraries a result depends on."""
+    packages = ("torch", "torchvision", "pymoo", "thop", "numpy", "scikit-learn")
+    found = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def normalisation(space, spec, objective_names: list[str]) -> list[float]:
+    """Per-objective worst values used to normalise hypervolume: 100 % error, and the
+    largest MACs / params among the space's reference genomes."""
+    counts = [count_complexity(space.build(space.to_string(g), spec), spec) for g in space.reference_genomes()]
+    worst = {"error": 100.0, "macs": float(max(c[0] for c in counts)), "params": float(max(c[1] for c in counts))}
+    return [worst[name] for name in objective_names]
+
+
+def build_algorithm(space, pop_size: int) -> NSGA2:
+    """NSGA-II with operators for nominal integer genes and canonical duplicate elimination."""
+    return NSGA2(
+        pop_size=pop_size,
+        sampling=IntegerRandomSampling(),
+        crossover=UniformCrossover(prob=0.9),
+        mutation=RandomResetMutation(),
+        eliminate_duplicates=CanonicalDuplicateElimination(space.canonical),
+    )
+
+
+def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log=print, progress: bool = True) -> SearchResult:
+    """Run (or, with ``resume``, continue) the search described by ``config``."""
+    space = search_spaces.SPACES.create(config.space, **config.space_options)
+    objectives = parse_objectives(config.objectives)
+    names = [o.name for o in objectives]
+    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **config.estimator_options)
+    images = load_dataset(config.dataset, config.data_dir, split="train")
+    spec = images.spec
+    device = resolve_device(config.device)
+    scale = normalisation(space, spec, names)
+
+    record = RunRecord.open(config.out) if resume else RunRecord.create(config.out, overwrite=overwrite)
+    if not resume:
+        record.write_config(
+            {
+                "config": asdict(config),
+                "estimator_knobs": estimator.knobs(),
+                "input": asdict(spec),
+                "device": str(device),
+                "hypervolume_scale": dict(zip(names, scale)),
+                "versions": versions(),
+                "command": sys.argv,
+            }
+        )
+    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed)
+    evaluator = Evaluator(space, spec, estimator, data, device)
+
+    checkpoint = record.read_checkpoint() if resume else None
+    if checkpoint is None:
+        algorithm = build_algorithm(space, config.pop_size)
+        algorithm.setup(ArchitectureProblem(space, objectives), termination=("n_gen", config.generations), seed=config.seed)
+        rows: list[dict] = []
+    else:
+        algorithm, rows = checkpoint["algorithm"], checkpoint["generations"]
+        algorithm.termination = MaximumGenerationTermination(config.generations)
+    problem: ArchitectureProblem = algorithm.problem
+
+    evaluations = record.read_archive() if resume else []
+    cache = {e.arch: e for e in evaluations}
+    bar = _ProgressBar(progress)
+
+    def on_evaluated(evaluation: Evaluation) -> None:
+        record.append_evaluation(evaluation)
+        evaluations.append(evaluation)
+        bar.update(evaluation)
+
+    problem.attach(evaluator, on_evaluated, cache)
+    if resume:
+        log(f"resuming {config.out}: {len(rows)} generations done, {len(cache)} networks in the archive")
+
+    while algorithm.has_next():
+        generation = len(rows) + 1
+        problem.generation = generation
+        started = time.perf_counter()
+        bar.start(generation, config.generations, config.pop_size)
+        algorithm.next()
+        bar.close()
+        pareto = _front(evaluations, names)
+        F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
+        rows.append(
+            {
+                "generation": generation,
+                "evaluations": len(evaluations),
+                "front_size": len(pareto),
+                "hypervolume": round(normalised_hypervolume(F, scale), 6),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        record.write_generations(rows)
+        record.write_pareto(_pareto_json(pareto, names))
+        figure = pareto_figure(evaluations, names)
+        record.write_figure(figure)
+        figure.clf()
+        record.write_checkpoint({"algorithm": algorithm, "generations": rows})
+        best = min((e.objectives["error"] for e in pareto), default=float("nan"))
+        row = rows[-1]
+        log(
+            f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
+            f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
+        )
+    return SearchResult(_front(evaluations, names), evaluations, rows)
+
+
+def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:
+    ok = [e for e in evaluations if e.status == "ok"]
+    F = np.array([[e.objectives[n] for n in names] for e in ok]).reshape(-1, len(names))
+    members = [ok[i] for i in non_dominated(F)]
+    return sorted(members, key=lambda e: [e.objectives[n] for n in names[1:] + names[:1]])
+
+
+def _pareto_json(pareto: list[Evaluation], names: list[str]) -> dict:
+    return {
+        "objectives": names,
+        "units": {n: OBJECTIVES[n].unit for n in ("error", "macs", "params")},
+        "members": [
+            {"arch": e.arch, "genome": e.genome, "objectives": e.objectives, "generation": e.generation} for e in pareto
+        ],
+    }
+
+
+class _ProgressBar:
+    """A tqdm bar per generation on stderr (silent when disabled or not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+
+    def start(self, generation: int, generations: int, total: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=f"gen {generation}/{generations}", unit="net", leave=False, disable=None)
+
+    def update(self, evaluation: Evaluation) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(error=f"{evaluation.objectives['error']:.1f}%", refresh=False)
+            self._bar.update()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

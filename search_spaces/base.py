@@ -1,0 +1,83 @@
+"""What every search space promises: integer genomes <-> architecture strings <-> networks."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+
+class ArchitectureError(ValueError):
+    """An architecture string or genome that the space cannot represent."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The shape of the images a network is built for."""
+
+    channels: int
+    resolution: int
+    num_classes: int
+
+
+class SearchSpace(ABC):
+    """A family of networks indexed by integer genomes.
+
+    Genes are nominal: ``lower[i] <= genome[i] <= upper[i]`` and no order between values
+    is implied. The architecture string is the interchange format; ``canonical`` maps
+    every genome to the string of the network it builds, so two genomes that build the
+    same network share one string.
+    """
+
+    name: str
+
+    @property
+    @abstractmethod
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inclusive integer lower and upper bounds of each gene."""
+
+    @abstractmethod
+    def to_string(self, genome: np.ndarray) -> str:
+        """The architecture string the genome decodes to."""
+
+    @abstractmethod
+    def from_string(self, arch: str) -> np.ndarray:
+        """The genome of an architecture string; ArchitectureError when it has none."""
+
+    @abstractmethod
+    def canonical(self, genome: np.ndarray) -> str:
+        """The string of the network ``genome`` builds, equal for equivalent genomes."""
+
+    @abstractmethod
+    def build(self, arch: str, spec: InputSpec) -> nn.Module:
+        """A randomly initialised network for ``arch``.
+
+        The network has ``forward_features(x) -> (N, D)`` (globally pooled features)
+        and a linear ``classifier`` applied to them by ``forward``.
+        """
+
+    def reference_genomes(self) -> list[np.ndarray]:
+        """Genomes of the space's most complex networks; the search normalises MACs and
+        params by their largest values. Default: every gene at its upper bound."""
+        return [self.bounds[1].copy()]
+
+    @property
+    def n_var(self) -> int:
+        """Number of genes."""
+        return len(self.bounds[0])
+
+    def validate_genome(self, genome: np.ndarray) -> np.ndarray:
+        """``genome`` as an int64 vector; ArchitectureError when out of bounds."""
+        genome = np.asarray(genome)
+        lower, upper = self.bounds
+        if genome.shape != lower.shape:
+            raise ArchitectureError(f"genome has {genome.size} genes, the {self.name} space has {lower.size}")
+        if not np.all(genome == np.round(genome)):
+            raise ArchitectureError("genome genes must be integers")
+        genome = genome.astype(np.int64)
+        bad = np.flatnonzero((genome < lower) | (genome > upper))
+        if bad.size:
+            i = int(bad[0])
+            raise ArchitectureError(f"gene {i} is {genome[i]}, outside [{lower[i]}, {upper[i]}]")
+        return genome

@@ -1,0 +1,90 @@
+"""What a DARTS cell is: the ``Genotype`` record and its published string format.
+
+A genotype lists, for each intermediate node of a cell, two ``(operation, input)``
+pairs; inputs 0 and 1 are the outputs of the two previous cells, input ``k >= 2`` is
+intermediate node ``k - 2``. ``*_concat`` names the nodes concatenated into the output.
+"""
+from __future__ import annotations
+
+import ast
+from collections import namedtuple
+
+from search_spaces.base import ArchitectureError
+
+Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
+
+PRIMITIVES = (
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+
+_FIELDS = Genotype._fields
+
+
+def format_genotype(genotype: Genotype) -> str:
+    """The string DARTS, NAS-Bench-301 and NSGA-Net publish, with concat as lists."""
+    parts = []
+    for field in _FIELDS:
+        value = getattr(genotype, field)
+        if field.endswith("concat"):
+            parts.append(f"{field}={list(value)!r}")
+        else:
+            pairs = ", ".join(f"({op!r}, {int(i)})" for op, i in value)
+            parts.append(f"{field}=[{pairs}]")
+    return f"Genotype({', '.join(parts)})"
+
+
+def parse_genotype(text: str) -> Genotype:
+    """Parse a published ``Genotype(...)`` string without evaluating code.
+
+    Accepts concat written as a list or as ``range(a, b)``. Raises ArchitectureError
+    naming what is wrong.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ArchitectureError(f"not a Genotype string: {exc.msg}") from None
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Genotype"):
+        raise ArchitectureError("not a Genotype string: expected 'Genotype(normal=..., ...)'")
+    if tree.args:
+        raise ArchitectureError("Genotype fields must be given by name")
+    values = {}
+    for keyword in tree.keywords:
+        if keyword.arg not in _FIELDS:
+            raise ArchitectureError(f"unknown Genotype field {keyword.arg!r}")
+        values[keyword.arg] = _literal(keyword.value, keyword.arg)
+    missing = [f for f in _FIELDS if f not in values]
+    if missing:
+        raise ArchitectureError(f"Genotype lacks {', '.join(missing)}")
+    for cell in ("normal", "reduce"):
+        edges = values[cell]
+        if not isinstance(edges, (list, tuple)) or not all(
+            isinstance(e, (list, tuple)) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], int)
+            for e in edges
+        ):
+            raise ArchitectureError(f"{cell} must be a list of (operation, input) pairs")
+        values[cell] = [(op, i) for op, i in edges]
+        concat = values[f"{cell}_concat"]
+        if not all(isinstance(i, int) for i in concat):
+            raise ArchitectureError(f"{cell}_concat must list node numbers")
+        values[f"{cell}_concat"] = list(concat)
+    return Genotype(**values)
+
+
+def _literal(node: ast.expr, field: str):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+        and not node.keywords
+    ):
+        return list(range(*(_literal(a, field) for a in node.args)))
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ArchitectureError(f"field {field!r} is not a literal") from None
