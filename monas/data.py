@@ -147,13 +147,15 @@ def digits(data_dir: Path | None, split: str) -> LabelledImages:
 # --- CIFAR-10: torchvision's binary batches, or an ImageFolder tree ------------------------
 
 
+CIFAR10_DEFAULT_DIR = Path("data/cifar10")
+
+
 @DATASETS.register("cifar10")
 def cifar10(data_dir: Path | None, split: str) -> LabelledImages:
-    """CIFAR-10 from ``data_dir``: an ImageFolder tree (``train/<class>/*``,
-    ``test/<class>/*``) when there is one, else torchvision's files, downloaded there
-    when missing."""
-    if data_dir is None:
-        raise DatasetError("cifar10 needs --data-dir (a folder to download into, or an ImageFolder tree)")
+    """CIFAR-10 from ``data_dir`` (default ``data/cifar10``): an ImageFolder tree
+    (``train/<class>/*``, ``test/<class>/*``) when there is one, else torchvision's
+    files, downloaded there when missing."""
+    data_dir = data_dir or CIFAR10_DEFAULT_DIR
     if (data_dir / split).is_dir():
         return _image_folder(data_dir / split)
     import torchvision

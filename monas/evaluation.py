@@ -62,7 +62,6 @@ class Evaluator:
         arch = self.space.canonical(genome)
         net = self.space.build(arch, self.spec)
         macs, params = count_complexity(net, self.spec)
-        objectives = {"macs": float(macs), "params": float(params)}
         status, message = "ok", None
         try:
             error = self.estimator.estimate(lambda: self.space.build(arch, self.spec), self.data, self.device)
@@ -70,11 +69,10 @@ class Evaluator:
                 raise ValueError(f"estimator returned {error}")
         except (RuntimeError, ValueError) as exc:  # scoring failures, including out-of-memory
             status, message, error = "failed", f"{type(exc).__name__}: {exc}", WORST_ERROR
-        objectives["error"] = float(error)
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],
-            objectives=objectives,
+            objectives={"error": float(error), "macs": float(macs), "params": float(params)},
             seconds=time.perf_counter() - start,
             generation=generation,
             status=status,
