@@ -15,15 +15,16 @@ def head_error(
 ) -> float:
     """Fit ``head`` on standardised training features and return its validation error (%).
 
-    ``alpha`` is the L2 strength: ridge's ``alpha`` relative to the number of training
-    images, or ``1 / C`` of logistic regression (scikit-learn's meanings).
+    ``alpha`` is the L2 strength per training image for either head (scikit-learn's
+    ridge ``alpha = alpha * n``; logistic ``C = 1 / (alpha * n)``), so one value means
+    the same regularisation whatever the number of images.
     """
     x_train = train_f.double().cpu().numpy()
     x_val = val_f.double().cpu().numpy()
     if head == "ridge":
         model = RidgeClassifier(alpha=alpha * len(x_train))
     elif head == "logistic":
-        model = LogisticRegression(C=1.0 / alpha, max_iter=200)
+        model = LogisticRegression(C=1.0 / (alpha * len(x_train)), max_iter=200)
     else:
         raise ValueError(f"unknown head {head!r} (known: {', '.join(HEADS)})")
     fitted = make_pipeline(StandardScaler(), model).fit(x_train, train_y.cpu().numpy())

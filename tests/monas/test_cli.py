@@ -1,0 +1,129 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from monas.cli import main
+from monas.complexity import count_complexity
+from monas.data import load_dataset
+from monas.record import RunRecord
+from search_spaces import SPACES
+from tests.conftest import ROOT, SMALL_RUN_ARGS, shared_data
+
+
+def check_run_directory(out, generations, pop_size, dataset_spec, space_options):
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["generations"] == generations and "torch" in config["versions"]
+    assert config["estimator_knobs"]["seed"] == config["config"]["seed"]
+
+    archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
+    assert len(archive) >= pop_size and len({a["arch"] for a in archive}) == len(archive)
+    for row in archive:
+        assert set(row["objectives"]) == {"error", "macs", "params"}
+        assert row["seconds"] > 0 and 1 <= row["generation"] <= generations and row["status"] == "ok"
+
+    with open(out / "generations.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["generation"]) for r in rows] == list(range(1, generations + 1))
+    assert int(rows[-1]["evaluations"]) == len(archive)
+    hv = [float(r["hypervolume"]) for r in rows]
+    assert all(0 < h <= 1.1**2 for h in hv) and hv == sorted(hv)  # the archive front never gets worse
+
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert pareto["members"]
+    space = SPACES.create("darts", **space_options)
+    for member in pareto["members"]:
+        net = space.build(member["arch"], dataset_spec)
+        macs, params = count_complexity(net, dataset_spec)
+        assert macs == member["objectives"]["macs"] and params == member["objectives"]["params"]
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_digits_search_writes_every_file(small_run):
+    check_run_directory(small_run, 2, 6, load_dataset("digits", None).spec, {"init_channels": 4, "layers": 3})
+
+
+def test_same_seed_same_run(small_run, tmp_path):
+    assert main([*SMALL_RUN_ARGS, "--out", str(tmp_path / "again")]) == 0
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in p.read_text().splitlines()]
+    assert strip(tmp_path / "again" / "archive.jsonl") == strip(small_run / "archive.jsonl")
+
+
+def test_resume_continues_to_the_same_front(small_run, tmp_path):
+    out = tmp_path / "resumed"
+    args = [a if a != "2" else "1" for a in SMALL_RUN_ARGS]  # stop after one generation
+    assert main([*args, "--out", str(out)]) == 0
+    assert main(["--resume", str(out), "--generations", "2", "--no-progress"]) == 0
+    assert (out / "pareto.json").read_text() == (small_run / "pareto.json").read_text()
+    assert len(RunRecord.open(out).read_archive()) == len(RunRecord.open(small_run).read_archive())
+
+
+def test_resume_does_not_repeat_recorded_evaluations(small_run, tmp_path):
+    out = tmp_path / "resumed"
+    args = [a if a != "2" else "1" for a in SMALL_RUN_ARGS]
+    assert main([*args, "--out", str(out)]) == 0
+    # Pretend the run was killed after evaluating generation 2 but before its checkpoint.
+    done = (small_run / "archive.jsonl").read_text()
+    (out / "archive.jsonl").write_text(done)
+    assert main(["--resume", str(out), "--generations", "2", "--no-progress"]) == 0
+    assert (out / "archive.jsonl").read_text() == done
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--space", "nope"], "unknown search space 'nope' (known: darts"),
+        (["--estimator", "nope"], "unknown estimator 'nope'"),
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--objectives", "error,flops"], "unknown objectives"),
+        (["--pop-size", "1"], "--pop-size must be at least 2"),
+        (["--generations", "0"], "--generations must be at least 1"),
+        (["--pop-size", "ten"], "invalid int value"),
+        (["-S", "layers=2"], "layers must be at least 3"),
+        (["-S", "depth=2"], "unknown space option 'depth' (known: blocks, init_channels, layers)"),
+        (["-E", "head=svm"], "unknown head 'svm'"),
+        (["-E", "n_train"], "is not KEY=VALUE"),
+        (["-E", "seed=3"], "unknown estimator option 'seed'"),
+        (["--device", "tpu"], "unknown --device"),
+        (["--dataset", "imagefolder", "--data-dir", "/nonexistent"], "existing folder"),
+        (["--dataset", "digits", "-E", "n_train=5000"], "only 1438"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    assert main([*argv, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("run_nsga: error: ") and message in err
+
+
+def test_an_existing_run_is_refused_and_left_unchanged(small_run, capsys):
+    before = {p.name: p.read_bytes() for p in small_run.iterdir()}
+    assert main([*SMALL_RUN_ARGS, "--out", str(small_run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["--resume", str(small_run), "--seed", "4"]) == 2
+    assert main(["--resume", str(small_run), "--overwrite"]) == 2
+    assert {p.name: p.read_bytes() for p in small_run.iterdir()} == before
+
+
+def test_resume_of_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["--resume", str(tmp_path)]) == 2
+    assert "holds no monas run" in capsys.readouterr().err
+
+
+def test_script_runs_as_a_subprocess_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "run_nsga.py"), "--space", "nope"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "run_nsga: error: unknown search space 'nope' (known: darts)"
+
+
+def test_cifar10_search_from_shared_data(tmp_path):
+    root = shared_data("cifar10")
+    out = tmp_path / "cifar"
+    options = {"init_channels": 4, "layers": 3}
+    argv = ["--dataset", "cifar10", "--data-dir", str(root), "-S", "init_channels=4", "-S", "layers=3",
+            "-E", "n_train=300", "-E", "n_val=200", "--pop-size", "4", "--generations", "2", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    check_run_directory(out, 2, 4, load_dataset("cifar10", root).spec, options)

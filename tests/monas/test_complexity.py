@@ -1,0 +1,24 @@
+import torch
+from torch import nn
+
+from monas.complexity import count_complexity
+from search_spaces.base import InputSpec
+
+
+def test_macs_and_params_of_a_hand_checkable_network():
+    # conv 3->8, 3x3, padding 1, no bias, on 8x8: 8*8 outputs * 8 channels * (3*3*3) = 13,824 MACs
+    # linear 8*8*8 -> 10, no bias: 512 * 10 = 5,120 MACs. Params: 8*3*3*3 + 512*10 = 216 + 5,120.
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(512, 10, bias=False))
+    macs, params = count_complexity(net, InputSpec(3, 8, 10))
+    assert macs == 13_824 + 5_120
+    assert params == 216 + 5_120
+
+
+def test_counting_leaves_the_network_untouched():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    count_complexity(net, InputSpec(1, 8, 2))
+    after = net.state_dict()
+    assert before.keys() == after.keys()  # thop's total_ops/total_params buffers stayed on the copy
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(not hasattr(m, "total_ops") for m in net.modules())
