@@ -49,12 +49,12 @@ class Evaluator:
     """
 
     def __init__(
-        self, space: SearchSpace, spec: InputSpec, estimator: Estimator, data: ScoringData, device: torch.device
+        self, space: SearchSpace, spec: InputSpec, estimator: Estimator, data: ScoringData | None, device: torch.device
     ) -> None:
         self.space = space
         self.spec = spec
         self.estimator = estimator
-        self.data = data.to(device)
+        self.data = None if data is None else data.to(device)
         self.device = device
 
     def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
@@ -64,7 +64,7 @@ class Evaluator:
         macs, params = count_complexity(net, self.spec)
         status, message = "ok", None
         try:
-            error = self.estimator.estimate(lambda: self.space.build(arch, self.spec), self.data, self.device)
+            error = self.estimator.estimate(arch, lambda: self.space.build(arch, self.spec), self.data, self.device)
             if not math.isfinite(error):
                 raise ValueError(f"estimator returned {error}")
         except (RuntimeError, ValueError) as exc:  # scoring failures, including out-of-memory

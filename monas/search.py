@@ -124,7 +124,7 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
                 "command": sys.argv,
             }
         )
-    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed)
+    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
     evaluator = Evaluator(space, spec, estimator, data, device)
 
     checkpoint = record.read_checkpoint() if resume else None

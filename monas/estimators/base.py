@@ -15,20 +15,26 @@ class EstimationError(RuntimeError):
 
 
 class Estimator(ABC):
-    """Estimates the classification error (%) a network would reach; lower is better.
+    """Estimates how badly a network would classify once trained; lower is better.
 
-    ``n_train`` and ``n_val`` are the sizes of the scoring subsets the estimator wants;
-    the caller draws them from the training split and passes them as ``ScoringData``.
+    Estimators that measure accuracy return an error in %; training-free ones return
+    a score whose order is what matters. ``n_train`` and ``n_val`` are the sizes of the
+    scoring subsets the estimator wants (0: it needs no data); the caller draws them
+    from the training split and passes them as ``ScoringData``. Every estimator takes a
+    ``seed`` keyword, set from the run's seed.
     """
 
     name: str
-    n_train: int
-    n_val: int
+    n_train: int = 0
+    n_val: int = 0
 
     @abstractmethod
-    def estimate(self, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
-        """Error (%) on ``data.val_*``; ``build()`` returns a freshly initialised network
-        drawing from torch's global random generator, which the estimator seeds."""
+    def estimate(
+        self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device
+    ) -> float:
+        """The estimate for the network with architecture string ``arch``; ``build()``
+        returns it freshly initialised from torch's global random generator, which the
+        estimator seeds. ``data`` is None when the estimator asked for no images."""
 
     def knobs(self) -> dict:
         """The settings that determine the estimate, for the run's config record."""

@@ -48,7 +48,7 @@ class RandomWeightEvaluation(Estimator):
         self.batch_size = batch_size
         self.seed = seed
 
-    def estimate(self, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
+    def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
         errors = []
         for k in range(self.n_inits):
             with torch.random.fork_rng(devices=[]):

@@ -7,11 +7,15 @@ from search_spaces.base import InputSpec
 
 def test_macs_and_params_of_a_hand_checkable_network():
     # conv 3->8, 3x3, padding 1, no bias, on 8x8: 8*8 outputs * 8 channels * (3*3*3) = 13,824 MACs
-    # linear 8*8*8 -> 10, no bias: 512 * 10 = 5,120 MACs. Params: 8*3*3*3 + 512*10 = 216 + 5,120.
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(512, 10, bias=False))
+    # batch-norm and pooling: 0 MACs (folded / no multiplications); BN has 2*8 parameters
+    # linear 4*4*8 -> 10, no bias: 128 * 10 = 1,280 MACs. Params: 8*3*3*3 + 16 + 128*10.
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(128, 10, bias=False),
+    )
     macs, params = count_complexity(net, InputSpec(3, 8, 10))
-    assert macs == 13_824 + 5_120
-    assert params == 216 + 5_120
+    assert macs == 13_824 + 1_280
+    assert params == 216 + 16 + 1_280
 
 
 def test_counting_leaves_the_network_untouched():

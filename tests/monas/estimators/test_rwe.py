@@ -19,7 +19,7 @@ def digits():
 def estimate(estimator, data, genome=GENOME, spec=None):
     arch = SPACE.to_string(genome)
     spec = spec or load_dataset("digits", None).spec
-    return estimator.estimate(lambda: SPACE.build(arch, spec), data, torch.device("cpu"))
+    return estimator.estimate(arch, lambda: SPACE.build(arch, spec), data, torch.device("cpu"))
 
 
 def test_same_genome_seed_and_data_give_the_same_score(digits):

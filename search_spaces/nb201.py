@@ -1,0 +1,181 @@
+"""The NAS-Bench-201 cell space (Dong & Yang, ICLR 2020) and its fixed macro skeleton.
+
+A cell is a 4-node DAG; each of its 6 edges ``i -> j`` (i < j) carries one of
+``none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3``. The genome has one
+nominal gene per edge in the benchmark's string order: (1<-0), (2<-0), (2<-1), (3<-0),
+(3<-1), (3<-2). The architecture string is the benchmark's ``arch_str``, e.g.
+``|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|``.
+
+The network is the benchmark's: a 3x3 stem of 16 channels, three stages of 5 cells at
+16/32/64 channels joined by residual reduction blocks, batch-norm + ReLU, global
+pooling and a linear classifier, so MACs and params match the benchmark's networks.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+from torch import nn
+
+from monas.registry import SPACES
+from search_spaces.base import ArchitectureError, InputSpec, SearchSpace
+
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), in arch_str order
+_NODE = re.compile(r"^\|(?:[a-z0-9_]+~\d+\|)+$")
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, bias-free convolution, batch-norm (NAS-Bench-201's unit)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class Zero(nn.Module):
+    """The ``none`` operation: the edge contributes nothing."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def make_op(name: str, c: int) -> nn.Module:
+    """The module of a cell edge with ``c`` channels."""
+    if name == "none":
+        return Zero()
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(c, c, 1, 1, 0)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(c, c, 3, 1, 1)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ArchitectureError(f"operation {name!r} is not in the nb201 space (known: {', '.join(NB201_OPS)})")
+
+
+class InferCell(nn.Module):
+    """A cell: node j is the sum of its incoming edges' outputs; the output is node 3."""
+
+    def __init__(self, ops: list[str], c: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(make_op(op, c) for op in ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for j in (1, 2, 3):
+            nodes.append(sum(self.edges[k](nodes[i]) for k, (to, i) in enumerate(EDGES) if to == j))
+        return nodes[3]
+
+
+class ResNetBasicBlock(nn.Module):
+    """The residual reduction block between stages (stride 2)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class TinyNetwork(nn.Module):
+    """NAS-Bench-201's network for one cell."""
+
+    def __init__(self, ops: list[str], channels: int, cells_per_stage: int, num_classes: int, in_channels: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        layers: list[nn.Module] = []
+        c = channels
+        for stage in range(3):
+            if stage:
+                layers.append(ResNetBasicBlock(c, 2 * c))
+                c *= 2
+            layers += [InferCell(ops, c) for _ in range(cells_per_stage)]
+        self.cells = nn.Sequential(*layers)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.num_features = c
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled features after the last cell, shape (N, num_features)."""
+        return self.global_pooling(self.lastact(self.cells(self.stem(x)))).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.forward_features(x))
+
+
+def parse_arch_str(arch: str) -> list[str]:
+    """The 6 edge operations of an ``arch_str``, in EDGES order; ArchitectureError if malformed."""
+    nodes = arch.strip().split("+")
+    if len(nodes) != 3 or not all(_NODE.match(n) for n in nodes):
+        raise ArchitectureError(f"not a NAS-Bench-201 arch string: {arch!r}")
+    ops = []
+    for j, node in enumerate(nodes, start=1):
+        edges = node.strip("|").split("|")
+        if len(edges) != j:
+            raise ArchitectureError(f"node {j} of {arch!r} must have {j} inputs, has {len(edges)}")
+        for i, edge in enumerate(edges):
+            op, _, source = edge.partition("~")
+            if int(source) != i:
+                raise ArchitectureError(f"node {j} of {arch!r} lists input {source} where {i} belongs")
+            if op not in NB201_OPS:
+                raise ArchitectureError(f"operation {op!r} is not in the nb201 space (known: {', '.join(NB201_OPS)})")
+            ops.append(op)
+    return ops
+
+
+def format_arch_str(ops: list[str]) -> str:
+    """The ``arch_str`` of 6 edge operations in EDGES order."""
+    nodes, k = [], 0
+    for j in (1, 2, 3):
+        nodes.append("|" + "|".join(f"{ops[k + i]}~{i}" for i in range(j)) + "|")
+        k += j
+    return "+".join(nodes)
+
+
+@SPACES.register("nb201")
+class NB201Space(SearchSpace):
+    """NAS-Bench-201: 5^6 = 15,625 cells. ``channels`` and ``cells_per_stage`` default
+    to the benchmark's 16 and 5; change them only for a cheaper proxy network."""
+
+    name = "nb201"
+
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
+        if channels < 1 or cells_per_stage < 1:
+            raise ValueError("channels and cells_per_stage must be at least 1")
+        self.channels = channels
+        self.cells_per_stage = cells_per_stage
+        upper = np.full(len(EDGES), len(NB201_OPS) - 1, dtype=np.int64)
+        self._bounds = (np.zeros_like(upper), upper)
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._bounds
+
+    def to_string(self, genome: np.ndarray) -> str:
+        return format_arch_str([NB201_OPS[g] for g in self.validate_genome(genome)])
+
+    def from_string(self, arch: str) -> np.ndarray:
+        return np.array([NB201_OPS.index(op) for op in parse_arch_str(arch)], dtype=np.int64)
+
+    def canonical(self, genome: np.ndarray) -> str:
+        # Each arch_str is its own benchmark entry (isomorphic cells were trained
+        # separately), so the string itself is canonical.
+        return self.to_string(genome)
+
+    def reference_genomes(self) -> list[np.ndarray]:
+        return [np.full(len(EDGES), NB201_OPS.index("nor_conv_3x3"), dtype=np.int64)]
+
+    def build(self, arch: str, spec: InputSpec) -> nn.Module:
+        if spec.resolution % 4:
+            raise ArchitectureError(f"the nb201 network needs an input resolution divisible by 4, got {spec.resolution}")
+        return TinyNetwork(parse_arch_str(arch), self.channels, self.cells_per_stage, spec.num_classes, spec.channels)

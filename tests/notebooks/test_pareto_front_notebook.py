@@ -1,0 +1,16 @@
+import nbformat
+from nbclient import NotebookClient
+
+from tests.conftest import ROOT
+
+
+def test_notebook_runs_against_a_small_run(small_run, monkeypatch):
+    monkeypatch.setenv("MONAS_RUN_DIR", str(small_run))
+    notebook = nbformat.read(ROOT / "notebooks" / "pareto_front.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    assert len(images) == 3  # front, hypervolume, front progress
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "on the front" in text and "error" in text
