@@ -99,7 +99,8 @@ def _convert(text: str, kind: type):
     return kind(text)
 
 
-def _lookup(registry: Registry, name: str):
+def lookup(registry: Registry, name: str):
+    """The factory registered as ``name``; UsageError listing the known names otherwise."""
     try:
         return registry.get(name)
     except UnknownNameError as exc:
@@ -131,10 +132,10 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     known = {f.name for f in fields(SearchConfig)}
     values = {k: v for k, v in given.items() if k in known}
     space = values.get("space", "darts")
-    values["space_options"] = parse_options(values.get("space_options", []), _lookup(search_spaces.SPACES, space), "space")
+    values["space_options"] = parse_options(values.get("space_options", []), lookup(search_spaces.SPACES, space), "space")
     estimator = values.get("estimator", "rwe")
     values["estimator_options"] = parse_options(
-        values.get("estimator_options", []), _lookup(estimators.ESTIMATORS, estimator), "estimator", reserved=("seed",)
+        values.get("estimator_options", []), lookup(estimators.ESTIMATORS, estimator), "estimator", reserved=("seed",)
     )
     values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', 'cifar10')}-seed{values.get('seed', 0)}"))
     config = SearchConfig(**values)
@@ -147,7 +148,7 @@ def _validate(config: SearchConfig) -> None:
         raise UsageError(f"--pop-size must be at least 2, got {config.pop_size}")
     if config.generations < 1:
         raise UsageError(f"--generations must be at least 1, got {config.generations}")
-    _lookup(DATASETS, config.dataset)
+    lookup(DATASETS, config.dataset)
     try:
         parse_objectives(config.objectives)
         search_spaces.SPACES.create(config.space, **config.space_options)
