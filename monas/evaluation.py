@@ -37,15 +37,12 @@ class Evaluation:
         return cls(**row)
 
 
-WORST_ERROR = 100.0
-
-
 class Evaluator:
     """Turns genomes into Evaluations for one space, dataset and estimator.
 
     Cheap objectives (MACs, params) are always recorded; the expensive one (error) is
     measured by the estimator. A network the estimator cannot score is recorded with
-    status ``"failed"`` and the worst error, so a search moves on.
+    status ``"failed"`` and the estimator's ``worst`` value, so a search moves on.
     """
 
     def __init__(
@@ -68,7 +65,7 @@ class Evaluator:
             if not math.isfinite(error):
                 raise ValueError(f"estimator returned {error}")
         except (RuntimeError, ValueError) as exc:  # scoring failures, including out-of-memory
-            status, message, error = "failed", f"{type(exc).__name__}: {exc}", WORST_ERROR
+            status, message, error = "failed", f"{type(exc).__name__}: {exc}", self.estimator.worst
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],

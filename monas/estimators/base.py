@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -27,6 +28,9 @@ class Estimator(ABC):
     name: str
     n_train: int = 0
     n_val: int = 0
+    worst: float = 100.0
+    """The estimate recorded for a network that could not be scored: no scored network
+    is worse."""
 
     @abstractmethod
     def estimate(
@@ -39,3 +43,16 @@ class Estimator(ABC):
     def knobs(self) -> dict:
         """The settings that determine the estimate, for the run's config record."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """Within the block, cuDNN picks deterministic kernels and does not benchmark
+    (its autotuner may choose differently from run to run); the settings are restored
+    afterwards. No effect on CPU, where the kernels are deterministic already."""
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
