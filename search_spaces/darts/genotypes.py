@@ -70,7 +70,7 @@ def parse_genotype(text: str) -> Genotype:
             raise ArchitectureError(f"{cell} must be a list of (operation, input) pairs")
         values[cell] = [(op, i) for op, i in edges]
         concat = values[f"{cell}_concat"]
-        if not all(isinstance(i, int) for i in concat):
+        if not isinstance(concat, (list, tuple)) or not all(isinstance(i, int) for i in concat):
             raise ArchitectureError(f"{cell}_concat must list node numbers")
         values[f"{cell}_concat"] = list(concat)
     return Genotype(**values)
@@ -83,7 +83,10 @@ def _literal(node: ast.expr, field: str):
         and node.func.id == "range"
         and not node.keywords
     ):
-        return list(range(*(_literal(a, field) for a in node.args)))
+        try:
+            return list(range(*(_literal(a, field) for a in node.args)))
+        except (TypeError, ValueError):
+            raise ArchitectureError(f"field {field!r} has an invalid range(...)") from None
     try:
         return ast.literal_eval(node)
     except ValueError:

@@ -97,6 +97,9 @@ def test_published_network_has_the_published_size():
         (DARTS_V2.replace(", ('skip_connect', 0), ('dil_conv_3x3', 2)]", "]"), "has 3 nodes"),
         (DARTS_V2.replace("reduce_concat=[2, 3, 4, 5]", "reduce_concat=__import__('os')"), "not a literal"),
         ("Genotype(normal=[], normal_concat=[])", "lacks"),
+        (DARTS_V2.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=5"), "must list node numbers"),
+        (DARTS_V2.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=range('a')"), "invalid range"),
+        (DARTS_V2.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=range(1, 2, 0)"), "invalid range"),
     ],
 )
 def test_malformed_strings_are_rejected_with_a_reason(text, message):

@@ -1,0 +1,206 @@
+"""The ``evaluate`` command: score given architectures with a space's estimator, no search.
+
+Reads one architecture string per line (blank lines and ``#`` comments skipped),
+validates every line before evaluating any, and writes one JSON line per
+architecture to ``--out`` (atomically, at the end) or to stdout.
+
+Exit codes: 0 done (some networks may have status "failed"), 2 bad input (one line on
+stderr, nothing written), 130 interrupted (nothing written to ``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import search_spaces
+from monas import estimators
+from monas.cli import USER_ERRORS, UsageError, _Parser, _validate, lookup, parse_options
+from monas.data import DATASETS, load_dataset, scoring_data
+from monas.evaluation import Evaluation, Evaluator
+from monas.record import atomic_write
+from monas.device import resolve_device
+from monas.search import SearchConfig
+from search_spaces.base import ArchitectureError, SearchSpace
+
+PROG = "evaluate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; defaults are SearchConfig's, so a search and an evaluation
+    with the same flags score a network the same way."""
+    p = _Parser(
+        prog=PROG,
+        description="Score the architectures listed in --genotypes (one per line; blank lines and lines "
+        "starting with # are skipped) without searching: estimated error, MACs and params, one JSON "
+        "line per architecture, to --out or stdout.",
+    )
+    d = SearchConfig(out="")
+    p.add_argument("--space", required=True, help=f"search space (known: {', '.join(search_spaces.SPACES.names())})")
+    p.add_argument("--genotypes", required=True, metavar="FILE",
+                   help="one architecture string per line: a Genotype(...) string for darts, an arch_str for nb201")
+    p.add_argument("--space-option", "-S", action="append", default=[], metavar="KEY=VALUE", dest="space_options",
+                   help="search-space setting, repeatable; darts: init_channels=16 layers=8 blocks=4; "
+                   "nb201: channels=16 cells_per_stage=5")
+    p.add_argument("--dataset", default=d.dataset, help=f"{', '.join(DATASETS.names())} (default {d.dataset})")
+    p.add_argument("--data-dir", default=d.data_dir,
+                   help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the estimator and of the scoring subsets (default {d.seed})")
+    p.add_argument("--estimator", default=d.estimator,
+                   help=f"accuracy estimator (known: {', '.join(estimators.ESTIMATORS.names())}; default {d.estimator})")
+    p.add_argument("--estimator-option", "-E", action="append", default=[], metavar="KEY=VALUE", dest="estimator_options",
+                   help="estimator setting, repeatable; rwe: n_train=2000 n_val=1000 head=ridge|logistic alpha=1e-3 "
+                   "n_inits=1 batch_size=250")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--out", metavar="FILE.jsonl", help="output file (default: stdout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no per-architecture line on stderr")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> SearchConfig:
+    """The evaluation settings as a SearchConfig (search-only fields at their defaults),
+    validated as run_nsga validates them."""
+    space_options = parse_options(args.space_options, lookup(search_spaces.SPACES, args.space), "space")
+    estimator_options = parse_options(
+        args.estimator_options, lookup(estimators.ESTIMATORS, args.estimator), "estimator", reserved=("seed",)
+    )
+    config = SearchConfig(
+        out=args.out or "",
+        space=args.space,
+        space_options=space_options,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        estimator=args.estimator,
+        estimator_options=estimator_options,
+        device=args.device,
+    )
+    _validate(config)
+    return config
+
+
+def check_out(out: str | None, overwrite: bool) -> Path | None:
+    """``--out`` as a Path, refused when it exists (unless ``overwrite``) or is a folder."""
+    if out is None:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(f"--out {out} is a folder; name a file such as {path / 'scores.jsonl'}")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--out {out} already exists; pass --overwrite to replace it")
+    return path
+
+
+@dataclass
+class Entry:
+    """One architecture line of the input file."""
+
+    line: int
+    genome: np.ndarray
+    arch: str  # canonical
+
+
+def read_architectures(path: str, space: SearchSpace) -> list[Entry]:
+    """Every architecture line of ``path`` decoded by ``space``; UsageError naming the
+    first bad line (the file is read completely before anything is evaluated)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--genotypes {path} is not a UTF-8 text file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read --genotypes {path}: {exc.strerror or exc}") from None
+    entries = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            genome = space.from_string(line)
+            arch = space.canonical(genome)
+        except ArchitectureError as exc:
+            raise UsageError(f"{path} line {number}: {exc}") from None
+        entries.append(Entry(number, genome, arch))
+    if not entries:
+        raise UsageError(f"--genotypes {path} lists no architectures")
+    return entries
+
+
+def result_row(entry: Entry, evaluation: Evaluation) -> dict:
+    """The output line of one input line: the Evaluation's fields (less the search's
+    generation) and the input line number."""
+    row = evaluation.to_json()
+    del row["generation"]
+    row["line"] = entry.line
+    return row
+
+
+def evaluate(config: SearchConfig, genotypes: str, progress: bool = True) -> list[dict]:
+    """Score every architecture of ``genotypes`` as a search with ``config`` would; one
+    row per architecture line, in file order. An architecture listed twice is scored once."""
+    space = search_spaces.SPACES.create(config.space, **config.space_options)
+    entries = read_architectures(genotypes, space)
+    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **config.estimator_options)
+    images = load_dataset(config.dataset, config.data_dir, split="train")
+    spec = images.spec
+    checked: set[str] = set()
+    for entry in entries:  # whatever the network cannot be built for (e.g. the resolution) fails here, not midway
+        if entry.arch not in checked:
+            try:
+                space.build(entry.arch, spec)
+            except ArchitectureError as exc:
+                raise UsageError(f"{genotypes} line {entry.line}: {exc}") from None
+            checked.add(entry.arch)
+    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
+    evaluator = Evaluator(space, spec, estimator, data, resolve_device(config.device))
+
+    done: dict[str, Evaluation] = {}
+    rows = []
+    for k, entry in enumerate(entries, 1):
+        if entry.arch not in done:
+            done[entry.arch] = evaluator(entry.genome, 0)
+        evaluation = done[entry.arch]
+        rows.append(result_row(entry, evaluation))
+        if progress:
+            print(f"[{k}/{len(entries)}] line {entry.line}: {_describe(evaluation)}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _describe(e: Evaluation) -> str:
+    o = e.objectives
+    sizes = f"macs {o['macs'] / 1e6:.2f}M  params {o['params'] / 1e6:.3f}M  {e.seconds:.1f}s"
+    if e.status != "ok":
+        return f"failed ({e.error})  {sizes}"
+    return f"error {o['error']:.2f}  {sizes}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``experiments/evaluate.py``."""
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+        out = check_out(args.out, args.overwrite)
+        rows = evaluate(config, args.genotypes, progress=args.progress)
+    except (UsageError, *USER_ERRORS) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        where = "stdout"
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, text)
+        where = str(out)
+    failed = sum(row["status"] != "ok" for row in rows)
+    print(f"{PROG}: {len(rows) - failed} scored, {failed} failed; written to {where}", file=sys.stderr)
+    return 0
