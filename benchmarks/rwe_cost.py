@@ -2,8 +2,8 @@
 
 For several random DARTS genomes on CIFAR-10 (../shared/data/cifar10 by default):
 the seconds of one RWE (build, initialise, features, head fit), the seconds of one
-no-grad forward pass of the same network over the same images (same batch size and
-memory layout: the floor RWE approaches), and their ratio. Then a real search of the
+no-grad forward pass of the same network over the same images (same batch size,
+memory layout and batch-norm mode: the floor RWE approaches), and their ratio. Then a real search of the
 default configuration for one generation gives networks evaluated per minute.
 
     python benchmarks/rwe_cost.py [--genomes 6] [--repeats 3] [--device auto]
@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
-from monas.search import SearchConfig, resolve_device, run  # noqa: E402
+from monas.device import resolve_device  # noqa: E402
+from monas.search import SearchConfig, run  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
@@ -35,6 +36,12 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar1
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@torch.inference_mode()
+def forward_pass(net: torch.nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The network's plain forward pass (logits) over ``images`` in batches."""
+    return torch.cat([net(images[i : i + batch_size].contiguous(memory_format=torch.channels_last)) for i in range(0, len(images), batch_size)])
 
 
 def main() -> None:
@@ -66,7 +73,7 @@ def main() -> None:
     for g in range(args.genomes):
         arch = space.to_string(rng.integers(lower, upper + 1))
         build = lambda: space.build(arch, spec)  # noqa: E731
-        net = build().to(device, memory_format=torch.channels_last).train().requires_grad_(False)
+        net = build().to(device, memory_format=torch.channels_last).train(rwe.bn == "batch").requires_grad_(False)
         rwe.estimate(arch, build, data, device)  # warm-up: allocator, kernels
         rwe_times, forward_times = [], []
         for _ in range(args.repeats):
@@ -76,7 +83,7 @@ def main() -> None:
             sync(device)
             rwe_times.append(time.perf_counter() - start)
             start = time.perf_counter()
-            rwe.features(net, all_images)
+            forward_pass(net, all_images, rwe.batch_size)
             sync(device)
             forward_times.append(time.perf_counter() - start)
         r, f = statistics.median(rwe_times), statistics.median(forward_times)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
 import numpy as np
-import torch
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.termination.max_gen import MaximumGenerationTermination
 
@@ -22,6 +21,7 @@ import search_spaces
 from monas import estimators
 from monas.complexity import count_complexity
 from monas.data import load_dataset, scoring_data
+from monas.device import resolve_device
 from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
 from monas.objectives import OBJECTIVES, parse_objectives
@@ -60,13 +60,6 @@ class SearchResult:
     pareto: list[Evaluation]
     evaluations: list[Evaluation]
     generations: list[dict]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def versions() -> dict:

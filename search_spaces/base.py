@@ -53,8 +53,10 @@ class SearchSpace(ABC):
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         """A randomly initialised network for ``arch``.
 
-        The network has ``forward_features(x) -> (N, D)`` (globally pooled features)
-        and a linear ``classifier`` applied to them by ``forward``.
+        The network has ``forward_stages(x)`` (the feature maps at the end of each
+        resolution stage, the last one the network's final map),
+        ``forward_features(x) -> (N, D)`` (the features the linear ``classifier``
+        reads; ``forward`` applies it) and ``num_features``.
         """
 
     def reference_genomes(self) -> list[np.ndarray]:

@@ -105,9 +105,19 @@ class TinyNetwork(nn.Module):
         self.num_features = c
         self.classifier = nn.Linear(c, num_classes)
 
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps at the end of each stage (the last after batch-norm + ReLU)."""
+        maps = []
+        h = self.stem(x)
+        for layer in self.cells:
+            if isinstance(layer, ResNetBasicBlock):
+                maps.append(h)
+            h = layer(h)
+        return maps + [self.lastact(h)]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally pooled features after the last cell, shape (N, num_features)."""
-        return self.global_pooling(self.lastact(self.cells(self.stem(x)))).flatten(1)
+        return self.global_pooling(self.forward_stages(x)[-1]).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.forward_features(x))

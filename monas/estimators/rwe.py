@@ -4,9 +4,18 @@ fit only a linear classifier on its features, report the held-out error.
 Features are computed once per initialisation, under ``torch.inference_mode`` and in
 channels-last layout, and the head is fitted on the cached features, so the cost is
 one forward pass over the scoring images plus a small linear solve.
+
+Two registered forms (``benchmarks/rwe_ablation.py`` measured the difference on
+NAS-Bench-201, see docs/benchmarks.md):
+- ``rwe``: batch-norm in evaluation mode (at initialisation: identity, so the random
+  network's own signal propagation shows) and globally pooled features of every
+  resolution stage concatenated;
+- ``rwe-plain``: the paper's form, batch-norm on batch statistics and the pooled
+  features the network's classifier reads.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -17,12 +26,19 @@ from monas.estimators.base import EstimationError, Estimator
 from monas.estimators.heads import HEADS, head_error
 from monas.registry import ESTIMATORS
 
+BN_MODES = ("eval", "batch")
+FEATURES = ("stages", "final")
 
-@ESTIMATORS.register("rwe")
+
 class RandomWeightEvaluation(Estimator):
     """Error (%) of a linear head on the frozen random features, averaged over
-    ``n_inits`` seeded initialisations. Batch-norm normalises with the statistics of
-    each batch of ``batch_size`` images, as a freshly initialised network would train."""
+    ``n_inits`` seeded initialisations.
+
+    ``bn``: ``eval`` uses batch-norm's running statistics (mean 0, variance 1 at
+    initialisation); ``batch`` normalises with the statistics of each batch of
+    ``batch_size`` images. ``features``: ``stages`` concatenates the globally pooled
+    map of every stage (``forward_stages``); ``final`` takes ``forward_features``.
+    """
 
     name = "rwe"
 
@@ -34,10 +50,16 @@ class RandomWeightEvaluation(Estimator):
         alpha: float = 1e-3,
         n_inits: int = 1,
         batch_size: int = 250,
+        bn: str = "eval",
+        features: str = "stages",
         seed: int = 0,
     ) -> None:
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r} (known: {', '.join(HEADS)})")
+        if bn not in BN_MODES:
+            raise ValueError(f"unknown bn mode {bn!r} (known: {', '.join(BN_MODES)})")
+        if features not in FEATURES:
+            raise ValueError(f"unknown features {features!r} (known: {', '.join(FEATURES)})")
         if n_inits < 1 or batch_size < 2:
             raise ValueError("n_inits must be >= 1 and batch_size >= 2")
         self.n_train = n_train
@@ -46,6 +68,8 @@ class RandomWeightEvaluation(Estimator):
         self.alpha = alpha
         self.n_inits = n_inits
         self.batch_size = batch_size
+        self.bn = bn
+        self.features = features
         self.seed = seed
 
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
@@ -54,20 +78,25 @@ class RandomWeightEvaluation(Estimator):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed + k)
                 net = build()
-            net = net.to(device, memory_format=torch.channels_last).train().requires_grad_(False)
-            train_f = self.features(net, data.train_x)
-            val_f = self.features(net, data.val_x)
+            net = net.to(device, memory_format=torch.channels_last).train(self.bn == "batch").requires_grad_(False)
+            train_f = self.extract(net, data.train_x)
+            val_f = self.extract(net, data.val_x)
             if not (torch.isfinite(train_f).all() and torch.isfinite(val_f).all()):
                 raise EstimationError("the random network produced non-finite features")
             errors.append(head_error(self.head, train_f, data.train_y, val_f, data.val_y, self.alpha))
         return sum(errors) / len(errors)
 
     @torch.inference_mode()
-    def features(self, net: nn.Module, images: torch.Tensor) -> torch.Tensor:
-        """``net.forward_features`` over ``images`` in batches of ``batch_size``."""
-        return torch.cat(
-            [
-                net.forward_features(images[i : i + self.batch_size].contiguous(memory_format=torch.channels_last))
-                for i in range(0, len(images), self.batch_size)
-            ]
-        )
+    def extract(self, net: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """The chosen features of ``images``, computed in batches of ``batch_size``."""
+        return torch.cat([self._batch_features(net, images[i : i + self.batch_size]) for i in range(0, len(images), self.batch_size)])
+
+    def _batch_features(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        if self.features == "final":
+            return net.forward_features(batch)
+        return torch.cat([fmap.mean((2, 3)) for fmap in net.forward_stages(batch)], dim=1)
+
+
+ESTIMATORS.register("rwe")(RandomWeightEvaluation)
+ESTIMATORS.register("rwe-plain")(functools.partial(RandomWeightEvaluation, bn="batch", features="final"))

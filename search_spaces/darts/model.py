@@ -75,12 +75,20 @@ class NetworkCIFAR(nn.Module):
         self.num_features = c_prev
         self.classifier = nn.Linear(c_prev, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Globally pooled output of the last cell, shape (N, num_features)."""
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps at the end of each resolution stage (before each reduction cell,
+        and after the last cell)."""
+        maps = []
         s0 = s1 = self.stem(x)
         for cell in self.cells:
+            if cell.reduction:
+                maps.append(s1)
             s0, s1 = s1, cell(s0, s1)
-        return self.global_pooling(s1).flatten(1)
+        return maps + [s1]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled output of the last cell, shape (N, num_features)."""
+        return self.global_pooling(self.forward_stages(x)[-1]).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.forward_features(x))

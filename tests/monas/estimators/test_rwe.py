@@ -55,8 +55,34 @@ def test_averaging_initialisations_averages_errors(digits):
     assert mean == pytest.approx(sum(singles) / 2)
 
 
+@pytest.mark.parametrize("features", ["stages", "final"])
+@pytest.mark.parametrize("bn", ["eval", "batch"])
+def test_every_form_scores_and_stays_deterministic(digits, bn, features):
+    _, data = digits
+    rwe = ESTIMATORS.create("rwe", n_train=600, n_val=300, bn=bn, features=features)
+    assert estimate(rwe, data) == estimate(rwe, data) < 60.0
+
+
+def test_stage_features_concatenate_every_stage():
+    net = SPACE.build(SPACE.to_string(GENOME), load_dataset("digits", None).spec).eval()
+    x = torch.randn(4, 1, 16, 16)
+    widths = [m.shape[1] for m in net.forward_stages(x)]
+    assert ESTIMATORS.create("rwe", features="stages").extract(net, x).shape == (4, sum(widths))
+    assert ESTIMATORS.create("rwe", features="final").extract(net, x).shape == (4, net.num_features)
+
+
+def test_rwe_plain_is_the_papers_form():
+    plain = ESTIMATORS.create("rwe-plain")
+    assert (plain.bn, plain.features) == ("batch", "final")
+    assert (ESTIMATORS.create("rwe").bn, ESTIMATORS.create("rwe").features) == ("eval", "stages")
+
+
 def test_bad_knobs_are_rejected():
     with pytest.raises(ValueError, match="unknown head"):
         ESTIMATORS.create("rwe", head="svm")
+    with pytest.raises(ValueError, match="unknown bn mode"):
+        ESTIMATORS.create("rwe", bn="frozen")
+    with pytest.raises(ValueError, match="unknown features"):
+        ESTIMATORS.create("rwe", features="all")
     with pytest.raises(ValueError, match="n_inits"):
         ESTIMATORS.create("rwe", n_inits=0)

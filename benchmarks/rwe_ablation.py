@@ -1,0 +1,205 @@
+"""Ablation of random-weight evaluation on NAS-Bench-201: what makes it rank networks.
+
+For a fixed random sample of NAS-Bench-201 cells (``--n-archs``, ``--seed``), each
+network *variant* (initialisation, batch-norm handling, proxy depth, init seed) is run
+once over ``max(N_TRAIN) + N_VAL`` CIFAR-10 training-split images, keeping the pooled
+feature maps at the end of every stage; linear heads are then fitted on several
+*feature sets*, training-set sizes and ridge strengths. Cheap signals (params, MACs,
+NASWOT, SynFlow) are recorded beside, for combinations analysed by
+``benchmarks/rwe_ablation_report.py``. Everything per network goes to ``--save``.
+
+    python benchmarks/rwe_ablation.py --n-archs 300 --seed 1 --save rwe_ablation_seed1.json
+
+The plain RWE of the paper is variant ``plain``, features ``final``, ridge.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH, sample_archs  # noqa: E402
+from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
+from monas.complexity import count_complexity  # noqa: E402
+from monas.data import load_dataset, scoring_data  # noqa: E402
+from monas.estimators import ESTIMATORS  # noqa: E402
+from monas.estimators.heads import head_error, ridge_error  # noqa: E402
+from monas.device import resolve_device  # noqa: E402
+from search_spaces import SPACES  # noqa: E402
+from search_spaces.nb201 import InferCell  # noqa: E402
+
+N_TRAIN = (500, 1000, 2000, 4000)
+N_VAL = 1000
+ALPHAS = (1e-3, 1e-1)
+# name -> (cells_per_stage, initialisation, batch-norm mode, init seed)
+VARIANTS = {
+    "plain": (5, "default", "batch", 0),
+    "init=kaiming_fan_in": (5, "kaiming_fan_in", "batch", 0),
+    "init=kaiming_fan_out": (5, "kaiming_fan_out", "batch", 0),
+    "init=orthogonal": (5, "orthogonal", "batch", 0),
+    "bn=eval": (5, "default", "eval", 0),
+    "init=kaiming_fan_in+bn=eval": (5, "kaiming_fan_in", "eval", 0),
+    "init=lsuv+bn=eval": (5, "lsuv", "eval", 0),
+    "init=lsuv+bn=eval+cells=1": (1, "lsuv", "eval", 0),
+    "init=lsuv+bn=eval+seed=1": (5, "lsuv", "eval", 1),
+    "cells=1": (1, "default", "batch", 0),
+    "cells=2": (2, "default", "batch", 0),
+    "seed=1": (5, "default", "batch", 1),
+    "seed=2": (5, "default", "batch", 2),
+    "seed=3": (5, "default", "batch", 3),
+}
+# feature set -> [(stage, pooling)]; stages 1..3, pooling gap (global mean), p2 (2x2 mean), std (global std)
+FEATURES = {
+    "final": [(3, "gap")],
+    "stages": [(1, "gap"), (2, "gap"), (3, "gap")],
+    "final_2x2": [(3, "p2")],
+    "stages_2x2": [(1, "p2"), (2, "p2"), (3, "p2")],
+    "stages_gap_std": [(1, "gap"), (2, "gap"), (3, "gap"), (1, "std"), (2, "std"), (3, "std")],
+}
+BATCH = 250
+
+
+def initialise(net: nn.Module, how: str, images: torch.Tensor) -> None:
+    """Re-initialise convolution weights; ``lsuv`` (Mishkin & Matas 2016): orthogonal,
+    then each convolution scaled to unit output variance in execution order (one
+    pass, not the paper's iterations: exact for a chain, close for branching cells)."""
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs:
+        if how == "kaiming_fan_in":
+            nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
+        elif how == "kaiming_fan_out":
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+        elif how in ("orthogonal", "lsuv"):
+            nn.init.orthogonal_(conv.weight)
+    if how != "lsuv":
+        return
+
+    # One forward pass: each convolution, when it runs, rescales its weight and its
+    # output to unit variance, so every later layer sees calibrated inputs.
+    def calibrate(conv: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
+        std = float(output.std())
+        if not np.isfinite(std) or std == 0:
+            return output
+        conv.weight.data /= std
+        return output / std
+
+    handles = [conv.register_forward_hook(calibrate) for conv in convs]
+    with torch.no_grad():
+        net(images[:BATCH])
+    for handle in handles:
+        handle.remove()
+
+
+def stage_outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Feature maps at the end of stages 1, 2 and 3 (the last after batch-norm + ReLU)."""
+    outs, h, stage_end = [], net.stem(x), []
+    cells = list(net.cells)
+    for k, cell in enumerate(cells):
+        h = cell(h)
+        last_of_stage = isinstance(cell, InferCell) and (k + 1 == len(cells) or not isinstance(cells[k + 1], InferCell))
+        if last_of_stage:
+            stage_end.append(h)
+    outs = stage_end[:2] + [net.lastact(stage_end[2])]
+    return outs
+
+
+@torch.inference_mode()
+def pooled_features(net: nn.Module, images: torch.Tensor) -> dict[tuple[int, str], torch.Tensor]:
+    """{(stage, pooling): (N, D)} over ``images`` in batches."""
+    parts: dict[tuple[int, str], list[torch.Tensor]] = {}
+    for i in range(0, len(images), BATCH):
+        for stage, fmap in enumerate(stage_outputs(net, images[i : i + BATCH].contiguous(memory_format=torch.channels_last)), 1):
+            for pooling, value in (
+                ("gap", fmap.mean((2, 3))),
+                ("p2", nn.functional.adaptive_avg_pool2d(fmap, 2).flatten(1)),
+                ("std", fmap.std((2, 3))),
+            ):
+                parts.setdefault((stage, pooling), []).append(value)
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def balanced_prefix(labels: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices of the first n // classes images of each class."""
+    classes = int(labels.max()) + 1
+    return torch.cat([torch.nonzero(labels == c).flatten()[: n // classes] for c in range(classes)])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n-archs", type=int, default=300)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--save", required=True)
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    table = load_table(args.table)
+    archs = sample_archs(args.n_archs, args.seed, table)
+    images = load_dataset("cifar10", args.data_dir)
+    spec = images.spec
+    data = scoring_data(images, max(N_TRAIN), N_VAL, seed=args.seed).to(device)
+    subsets = {n: balanced_prefix(data.train_y, n) for n in N_TRAIN}
+    naswot = ESTIMATORS.create("naswot", seed=args.seed)
+    synflow = ESTIMATORS.create("synflow", seed=args.seed)
+    naswot_data = scoring_data(images, naswot.n_train, naswot.n_val, seed=args.seed).to(device)
+    spaces = {c: SPACES.create("nb201", cells_per_stage=c) for c in {v[0] for v in VARIANTS.values()}}
+    variants = args.variants.split(",")
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    rows, start_all = [], time.perf_counter()
+    for k, arch in enumerate(archs):
+        full = spaces[5].build(arch, spec)
+        macs, params = count_complexity(full, spec)
+        row = {"arch": arch, "truth": table.value(arch, TRUTH), "macs": macs, "params": params, "errors": {}, "seconds": {}}
+        build = lambda: spaces[5].build(arch, spec)  # noqa: E731
+        row["naswot"] = naswot.estimate(arch, build, naswot_data, device)
+        row["synflow"] = synflow.estimate(arch, build, naswot_data, device)
+        for name in variants:
+            cells, init, bn, seed = VARIANTS[name]
+            torch.manual_seed(seed)
+            net = spaces[cells].build(arch, spec).to(device).train(bn == "batch").requires_grad_(False)
+            sync()
+            t0 = time.perf_counter()
+            initialise(net, init, data.train_x)
+            net = net.to(memory_format=torch.channels_last)
+            train_f = pooled_features(net, data.train_x)
+            val_f = pooled_features(net, data.val_x)
+            sync()
+            row["seconds"][name] = time.perf_counter() - t0
+            grid = [(f, n, a) for f in FEATURES for n in N_TRAIN for a in ALPHAS] if name == "plain" else [
+                (f, 2000, 1e-3) for f in FEATURES
+            ]
+            for fset, n, alpha in grid:
+                tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[subsets[n]]
+                va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
+                if not (torch.isfinite(tr).all() and torch.isfinite(va).all()):
+                    error = 100.0
+                else:
+                    error = ridge_error(tr, data.train_y[subsets[n]], va, data.val_y, alpha)
+                row["errors"][f"{name}|{fset}|ridge|{n}|{alpha:g}"] = error
+            if name == "plain":
+                for fset in ("final", "stages"):
+                    tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[subsets[2000]]
+                    va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
+                    row["errors"][f"plain|{fset}|logistic|2000|0.001"] = head_error(
+                        "logistic", tr, data.train_y[subsets[2000]], va, data.val_y, 1e-3
+                    )
+        rows.append(row)
+        if (k + 1) % 10 == 0 or k + 1 == len(archs):  # partial results survive a time limit
+            print(f"{k + 1}/{len(archs)} networks, {time.perf_counter() - start_all:.0f}s", file=sys.stderr, flush=True)
+            Path(args.save).write_text(json.dumps({"seed": args.seed, "device": str(device), "n_val": N_VAL, "rows": rows}))
+    print(f"saved {len(rows)} networks to {args.save} in {time.perf_counter() - start_all:.0f}s on {device}")
+
+
+if __name__ == "__main__":
+    main()

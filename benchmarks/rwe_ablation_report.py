@@ -1,0 +1,100 @@
+"""Tables from ``benchmarks/rwe_ablation.py`` results: each variant's rank correlation
+with trained accuracy, and combinations with cheap signals fitted on one sample and
+scored on another.
+
+    python benchmarks/rwe_ablation_report.py TUNE.json [REPORT.json]
+
+Every RWE setting is ranked on TUNE; the weights of the combinations (a z-scored
+sum of -error, log params and NASWOT) are chosen on TUNE and applied unchanged to
+REPORT, so REPORT's figures are out of sample.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.estimator_correlation import kendall_within_quintiles  # noqa: E402
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def load(path: str) -> dict:
+    """Per-network arrays: truth, macs, params, naswot, synflow, and every RWE error."""
+    doc = json.loads(Path(path).read_text())
+    rows = doc["rows"]
+    keys = sorted(set.intersection(*(set(r["errors"]) for r in rows)))
+    out = {k: np.array([r[k] for r in rows], dtype=float) for k in ("truth", "macs", "params", "naswot", "synflow")}
+    out["errors"] = {k: np.array([r["errors"][k] for r in rows], dtype=float) for k in keys}
+    variants = sorted({k.split("|")[0] for k in keys})
+    out["seconds"] = {v: float(np.mean([r["seconds"][v] for r in rows])) for v in variants}
+    out["n"] = len(rows)
+    return out
+
+
+def metrics(score: np.ndarray, d: dict) -> tuple[float, float, float]:
+    """(Kendall, Spearman, Kendall within MACs quintiles) of ``score`` (higher = better)."""
+    return kendalltau(score, d["truth"])[0], spearmanr(score, d["truth"])[0], kendall_within_quintiles(score, d["truth"], d["macs"])
+
+
+def zscore(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``x`` standardised by the mean and deviation of ``ref`` (the tuning sample)."""
+    return (x - ref.mean()) / (ref.std() + 1e-12)
+
+
+def combination(d: dict, key: str, w_params: float, w_naswot: float, ref: dict) -> np.ndarray:
+    """w0 * z(-error) + w_params * z(log params) + w_naswot * z(-naswot), standardised by ``ref``."""
+    return (
+        zscore(-d["errors"][key], -ref["errors"][key])
+        + w_params * zscore(np.log(d["params"]), np.log(ref["params"]))
+        + w_naswot * zscore(-d["naswot"], -ref["naswot"])
+    )
+
+
+def main() -> None:
+    tune = load(sys.argv[1])
+    report = load(sys.argv[2]) if len(sys.argv) > 2 else None
+    print(f"tuning sample: {tune['n']} networks ({sys.argv[1]})" + (f"; report sample: {report['n']} ({sys.argv[2]})" if report else ""))
+    print("| setting (variant / features / head / n_train / alpha) | Kendall | Spearman | Kendall within MACs | s / network (GPU, features) |" + (" report Kendall | report within |" if report else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if report else ""))
+    for key, err in sorted(tune["errors"].items(), key=lambda kv: -metrics(-kv[1], tune)[0]):
+        tau, rho, within = metrics(-err, tune)
+        line = f"| {key} | {tau:.3f} | {rho:.3f} | {within:.3f} | {tune['seconds'][key.split('|')[0]]:.2f} |"
+        if report:
+            line += (" {:.3f} | {:.3f} |".format(*np.array(metrics(-report["errors"][key], report))[[0, 2]]) if key in report["errors"] else " - | - |")
+        print(line)
+    for fset in ("final", "stages"):
+        keys = [f"{v}|{fset}|ridge|2000|0.001" for v in ("plain", "seed=1", "seed=2", "seed=3")]
+        if all(k in tune["errors"] for k in keys):
+            averaged = -np.mean([tune["errors"][k] for k in keys], axis=0)
+            print(f"| plain|{fset}|ridge|2000|0.001, n_inits=4 (seeds 0-3 averaged) | " + " | ".join(f"{m:.3f}" for m in metrics(averaged, tune))
+                  + f" | {4 * tune['seconds']['plain']:.2f} |" + (" - | - |" if report else ""))
+    for name in ("params", "macs"):
+        print(f"| #{name} | " + " | ".join(f"{m:.3f}" for m in metrics(tune[name], tune)) + " | 0 |" + (
+            " {:.3f} | {:.3f} |".format(*np.array(metrics(report[name], report))[[0, 2]]) if report else ""))
+    for name in ("naswot", "synflow"):
+        print(f"| {name} | " + " | ".join(f"{m:.3f}" for m in metrics(-tune[name], tune)) + " | - |" + (
+            " {:.3f} | {:.3f} |".format(*np.array(metrics(-report[name], report))[[0, 2]]) if report else ""))
+
+    print("\nCombinations, weights chosen on the tuning sample by Kendall tau:")
+    print("| RWE setting | w_params | w_naswot | tune Kendall | tune within |" + (" report Kendall | report Spearman | report within |" if report else ""))
+    print("|---|---|---|---|---|" + ("---|---|---|" if report else ""))
+    keys = [k for k in tune["errors"] if report is None or k in report["errors"]]
+    for key in keys:
+        best = max(itertools.product(WEIGHTS, WEIGHTS), key=lambda w: metrics(combination(tune, key, *w, tune), tune)[0])
+        t = metrics(combination(tune, key, *best, tune), tune)
+        line = f"| {key} | {best[0]} | {best[1]} | {t[0]:.3f} | {t[2]:.3f} |"
+        if report:
+            r = metrics(combination(report, key, *best, tune), report)
+            line += f" {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} |"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
