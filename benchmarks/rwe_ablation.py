@@ -6,7 +6,8 @@ once over ``max(N_TRAIN) + N_VAL`` CIFAR-10 training-split images, keeping the p
 feature maps at the end of every stage; linear heads are then fitted on several
 *feature sets*, training-set sizes and ridge strengths. Cheap signals (params, MACs,
 NASWOT, SynFlow) are recorded beside, for combinations analysed by
-``benchmarks/rwe_ablation_report.py``. Everything per network goes to ``--save``.
+``benchmarks/rwe_ablation_report.py``. Everything measured per network goes to ``--save`` (the ground truth is not copied:
+the report looks it up in the table).
 
     python benchmarks/rwe_ablation.py --n-archs 300 --seed 1 --save rwe_ablation_seed1.json
 
@@ -26,7 +27,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH, sample_archs  # noqa: E402
+from benchmarks.estimator_correlation import DEFAULT_DATA, sample_archs  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
@@ -160,7 +161,7 @@ def main() -> None:
     for k, arch in enumerate(archs):
         full = spaces[5].build(arch, spec)
         macs, params = count_complexity(full, spec)
-        row = {"arch": arch, "truth": table.value(arch, TRUTH), "macs": macs, "params": params, "errors": {}, "seconds": {}}
+        row = {"arch": arch, "macs": macs, "params": params, "errors": {}, "seconds": {}}
         build = lambda: spaces[5].build(arch, spec)  # noqa: E731
         row["naswot"] = naswot.estimate(arch, build, naswot_data, device)
         row["synflow"] = synflow.estimate(arch, build, naswot_data, device)

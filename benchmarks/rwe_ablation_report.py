@@ -2,7 +2,7 @@
 with trained accuracy, and combinations with cheap signals fitted on one sample and
 scored on another.
 
-    python benchmarks/rwe_ablation_report.py TUNE.json [REPORT.json]
+    python benchmarks/rwe_ablation_report.py TUNE.json [REPORT.json] [--table CSV]
 
 Every RWE setting is ranked on TUNE; the weights of the combinations (a z-scored
 sum of -error, log params and NASWOT) are chosen on TUNE and applied unchanged to
@@ -10,6 +10,7 @@ REPORT, so REPORT's figures are out of sample.
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import sys
@@ -20,17 +21,19 @@ from scipy.stats import kendalltau, spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.estimator_correlation import kendall_within_quintiles  # noqa: E402
+from benchmarks.estimator_correlation import TRUTH, kendall_within_quintiles  # noqa: E402
+from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def load(path: str) -> dict:
-    """Per-network arrays: truth, macs, params, naswot, synflow, and every RWE error."""
+def load(path: str, table) -> dict:
+    """Per-network arrays: truth (from ``table``), macs, params, naswot, synflow, and every RWE error."""
     doc = json.loads(Path(path).read_text())
     rows = doc["rows"]
     keys = sorted(set.intersection(*(set(r["errors"]) for r in rows)))
-    out = {k: np.array([r[k] for r in rows], dtype=float) for k in ("truth", "macs", "params", "naswot", "synflow")}
+    out = {k: np.array([r[k] for r in rows], dtype=float) for k in ("macs", "params", "naswot", "synflow")}
+    out["truth"] = np.array([table.value(r["arch"], TRUTH) for r in rows])
     out["errors"] = {k: np.array([r["errors"][k] for r in rows], dtype=float) for k in keys}
     variants = sorted({k.split("|")[0] for k in keys})
     out["seconds"] = {v: float(np.mean([r["seconds"][v] for r in rows])) for v in variants}
@@ -58,14 +61,20 @@ def combination(d: dict, key: str, w_params: float, w_naswot: float, ref: dict) 
 
 
 def main() -> None:
-    tune = load(sys.argv[1])
-    report = load(sys.argv[2]) if len(sys.argv) > 2 else None
-    print(f"tuning sample: {tune['n']} networks ({sys.argv[1]})" + (f"; report sample: {report['n']} ({sys.argv[2]})" if report else ""))
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("tune")
+    p.add_argument("report", nargs="?")
+    p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
+    args = p.parse_args()
+    table = load_table(args.table)
+    tune = load(args.tune, table)
+    report = load(args.report, table) if args.report else None
+    print(f"tuning sample: {tune['n']} networks ({args.tune})" + (f"; report sample: {report['n']} ({args.report})" if report else ""))
     print("| setting (variant / features / head / n_train / alpha) | Kendall | Spearman | Kendall within MACs | s / network (GPU, features) |" + (" report Kendall | report within |" if report else ""))
     print("|---|---|---|---|---|" + ("---|---|" if report else ""))
     for key, err in sorted(tune["errors"].items(), key=lambda kv: -metrics(-kv[1], tune)[0]):
         tau, rho, within = metrics(-err, tune)
-        line = f"| {key} | {tau:.3f} | {rho:.3f} | {within:.3f} | {tune['seconds'][key.split('|')[0]]:.2f} |"
+        line = f"| {key.replace('|', ' / ')} | {tau:.3f} | {rho:.3f} | {within:.3f} | {tune['seconds'][key.split('|')[0]]:.2f} |"
         if report:
             line += (" {:.3f} | {:.3f} |".format(*np.array(metrics(-report["errors"][key], report))[[0, 2]]) if key in report["errors"] else " - | - |")
         print(line)
@@ -73,7 +82,7 @@ def main() -> None:
         keys = [f"{v}|{fset}|ridge|2000|0.001" for v in ("plain", "seed=1", "seed=2", "seed=3")]
         if all(k in tune["errors"] for k in keys):
             averaged = -np.mean([tune["errors"][k] for k in keys], axis=0)
-            print(f"| plain|{fset}|ridge|2000|0.001, n_inits=4 (seeds 0-3 averaged) | " + " | ".join(f"{m:.3f}" for m in metrics(averaged, tune))
+            print(f"| plain / {fset} / ridge / 2000 / 0.001, n_inits=4 (seeds 0-3 averaged) | " + " | ".join(f"{m:.3f}" for m in metrics(averaged, tune))
                   + f" | {4 * tune['seconds']['plain']:.2f} |" + (" - | - |" if report else ""))
     for name in ("params", "macs"):
         print(f"| #{name} | " + " | ".join(f"{m:.3f}" for m in metrics(tune[name], tune)) + " | 0 |" + (
@@ -89,7 +98,7 @@ def main() -> None:
     for key in keys:
         best = max(itertools.product(WEIGHTS, WEIGHTS), key=lambda w: metrics(combination(tune, key, *w, tune), tune)[0])
         t = metrics(combination(tune, key, *best, tune), tune)
-        line = f"| {key} | {best[0]} | {best[1]} | {t[0]:.3f} | {t[2]:.3f} |"
+        line = f"| {key.replace('|', ' / ')} | {best[0]} | {best[1]} | {t[0]:.3f} | {t[2]:.3f} |"
         if report:
             r = metrics(combination(report, key, *best, tune), report)
             line += f" {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} |"

@@ -10,7 +10,7 @@ from monas.registry import SPACES
 from search_spaces.base import SearchSpace
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
+    if _module.name not in ("base", "layers"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["SPACES", "SearchSpace"]

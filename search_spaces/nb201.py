@@ -20,21 +20,11 @@ from torch import nn
 
 from monas.registry import SPACES
 from search_spaces.base import ArchitectureError, InputSpec, SearchSpace
+from search_spaces.layers import ReLUConvBN
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), in arch_str order
 _NODE = re.compile(r"^\|(?:[a-z0-9_]+~\d+\|)+$")
-
-
-class ReLUConvBN(nn.Sequential):
-    """ReLU, bias-free convolution, batch-norm (NAS-Bench-201's unit)."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
 
 
 class Zero(nn.Module):

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from search_spaces.darts.genotypes import Genotype
-from search_spaces.darts.operations import OPS, FactorizedReduce, ReLUConvBN
+from search_spaces.darts.operations import OPS, FactorizedReduce
+from search_spaces.layers import ReLUConvBN
 
 
 class Cell(nn.Module):

@@ -7,16 +7,6 @@ import torch
 from torch import nn
 
 
-class ReLUConvBN(nn.Sequential):
-    """ReLU, convolution, batch-norm: the DARTS pre-processing unit."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
-
 
 class DilConv(nn.Sequential):
     """ReLU, dilated depthwise convolution, pointwise convolution, batch-norm."""

@@ -7,24 +7,13 @@ import torch
 from monas.data import load_dataset, scoring_data
 from monas.estimators import ESTIMATORS
 from monas.estimators.synflow import ZERO_FLOW, synflow_score
-from search_spaces import SPACES
 
-NB201 = SPACES.create("nb201", channels=4, cells_per_stage=1)
-DARTS = SPACES.create("darts", init_channels=4, layers=3)
-CONVS = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-MIXED = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-SKIPS = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
-NONES = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+from tests.monas.estimators.cells import CONVS, DARTS, MIXED, NB201, NONES, SKIPS, estimate
 
 
 @pytest.fixture(scope="module")
 def data():
     return scoring_data(load_dataset("digits", None), 1, 1, seed=0)
-
-
-def estimate(estimator, arch, data, space=NB201):
-    spec = load_dataset("digits", None).spec
-    return estimator.estimate(arch, lambda: space.build(arch, spec), data, torch.device("cpu"))
 
 
 def test_same_seed_gives_the_same_score_and_other_seeds_other_scores(data):
