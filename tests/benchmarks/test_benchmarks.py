@@ -36,3 +36,13 @@ def test_rwe_ablation_report_on_recorded_results():
                 str(results / "rwe_ablation_nb201_seed0.json"), "--table", str(table))
     assert any(line.startswith("| #params |") for line in lines)
     assert any(line.startswith("| plain / final / ridge / 2000 / 0.001 |") for line in lines)
+
+
+def test_search_quality_tiny():
+    data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    lines = run("search_quality.py", "--budgets", "20,40", "--seeds", "1", "--estimator", "table",
+                "-E", f"path={table}", "--data-dir", str(data), "--table", str(table))
+    for line, budget in zip(lines[-2:], (20, 40)):
+        match = re.fullmatch(rf"budget={budget} nsga2_table=(\d\.\d+) random=(\d\.\d+) oracle=(\d\.\d+)", line)
+        assert match and all(0 < float(v) <= 1 for v in match.groups())
+        assert match.group(1) == match.group(3)  # the table estimator is the oracle
