@@ -23,7 +23,7 @@ OBJECTIVES: dict[str, Objective] = {
     for o in (
         Objective("error", True, "%", "validation error estimated by the chosen estimator"),
         Objective("macs", False, "MACs", "multiply-accumulates for one image, counted by thop"),
-        Objective("params", False, "parameters", "number of parameters"),
+        Objective("params", False, "params", "number of parameters"),
     )
 }
 

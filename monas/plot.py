@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on the machines that run searches
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from monas.evaluation import Evaluation  # noqa: E402
 from monas.front import non_dominated  # noqa: E402
@@ -16,8 +17,14 @@ from monas.objectives import OBJECTIVES  # noqa: E402
 
 
 def _label(name: str) -> str:
-    objective = OBJECTIVES[name]
-    return f"{name} ({objective.unit})"
+    unit = OBJECTIVES[name].unit
+    return name if unit.lower() in (name, f"{name}s") else f"{name} ({unit})"
+
+
+def _complexity_axis(ax, x: str, y: str) -> None:
+    ax.xaxis.set_major_formatter(EngFormatter())  # 1.2M rather than 1200000
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
 
 
 def plot_front(ax, evaluations: Sequence[Evaluation], x: str = "macs", y: str = "error") -> None:
@@ -28,9 +35,7 @@ def plot_front(ax, evaluations: Sequence[Evaluation], x: str = "macs", y: str = 
     front = points[non_dominated(points)] if len(points) else points
     front = front[np.argsort(front[:, 0])]
     ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", marker="o", label=f"front ({len(front)})")
-    ax.set_xscale("log")
-    ax.set_xlabel(_label(x))
-    ax.set_ylabel(_label(y))
+    _complexity_axis(ax, x, y)
     ax.legend()
 
 
@@ -51,9 +56,7 @@ def plot_front_progress(ax, evaluations: Sequence[Evaluation], x: str = "macs", 
         front = points[non_dominated(points)]
         front = front[np.argsort(front[:, 0])]
         ax.step(front[:, 0], front[:, 1], where="post", color=colours[gen - 1], label=f"gen {gen}")
-    ax.set_xscale("log")
-    ax.set_xlabel(_label(x))
-    ax.set_ylabel(_label(y))
+    _complexity_axis(ax, x, y)
     ax.legend(fontsize="small", ncol=2)
 
 
