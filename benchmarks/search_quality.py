@@ -35,6 +35,7 @@ from monas.evaluation import Evaluation  # noqa: E402
 from monas.front import non_dominated, normalised_hypervolume  # noqa: E402
 from monas.objectives import parse_objectives  # noqa: E402
 from monas.problem import ArchitectureProblem  # noqa: E402
+from monas.runners import SerialRunner  # noqa: E402
 from monas.search import build_algorithm  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 from search_spaces.nb201 import NB201_OPS  # noqa: E402
@@ -94,7 +95,7 @@ def nsga2(scorer: Scorer, macs: dict[str, float], budget: int, seed: int) -> lis
         error = scorer(arch) if len(evaluated) < budget else float("inf")  # past the budget: never chosen
         return Evaluation(arch, [int(g) for g in genome], {"error": error, "macs": macs[arch], "params": 0.0}, 0.0, generation)
 
-    problem.attach(evaluate, lambda e: evaluated.append(e.arch), {})
+    problem.attach(SerialRunner(evaluate), lambda e: evaluated.append(e.arch), {})
     algorithm = build_algorithm(space, POP_SIZE)
     algorithm.setup(problem, termination=("n_eval", 10**9), seed=seed)
     while len(evaluated) < budget:

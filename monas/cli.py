@@ -25,7 +25,7 @@ from search_spaces.base import ArchitectureError
 
 PROG = "run_nsga"
 USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError)
-RESUME_OVERRIDES = {"generations", "device", "resume", "progress"}
+RESUME_OVERRIDES = {"generations", "device", "workers", "scheduler", "resume", "progress"}
 
 
 class UsageError(ValueError):
@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator-option", "-E", action="append", metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable; rwe: n_train=2000 n_val=1000 head=ridge|logistic alpha=1e-3 n_inits=1 batch_size=250")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--workers", type=int, help="evaluate in parallel on a local Dask cluster of N worker processes "
+                   "(one GPU each where there are GPUs); 1 = in this process (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="evaluate on the existing Dask cluster at ADDRESS (e.g. tcp://host:8786)")
     p.add_argument("--out", help="run directory (default runs/<space>-<dataset>-seed<seed>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (may raise --generations, change --device)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
@@ -124,8 +127,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
         config.out = given["resume"]
         if "generations" in given:
             config.generations = given["generations"]
-        if "device" in given:
-            config.device = given["device"]
+        for key in ("device", "workers", "scheduler"):
+            if key in given:
+                setattr(config, key, given[key])
         _validate(config)
         return config, True, False
 
@@ -148,6 +152,10 @@ def _validate(config: SearchConfig) -> None:
         raise UsageError(f"--pop-size must be at least 2, got {config.pop_size}")
     if config.generations < 1:
         raise UsageError(f"--generations must be at least 1, got {config.generations}")
+    if config.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {config.workers}")
+    if config.scheduler is not None and config.workers != 1:
+        raise UsageError("--scheduler uses the workers of that cluster; drop --workers")
     lookup(DATASETS, config.dataset)
     try:
         parse_objectives(config.objectives)

@@ -51,8 +51,20 @@ class Evaluator:
         self.space = space
         self.spec = spec
         self.estimator = estimator
-        self.data = None if data is None else data.to(device)
         self.device = device
+        self._data = data
+        self._device_data: ScoringData | None = None
+
+    @property
+    def data(self) -> ScoringData | None:
+        """The scoring data on ``device``, moved there on first use in each process (so
+        an evaluator sent to Dask workers moves it onto each worker's own GPU)."""
+        if self._device_data is None and self._data is not None:
+            self._device_data = self._data.to(self.device)
+        return self._device_data
+
+    def __getstate__(self):
+        return {**self.__dict__, "_device_data": None}
 
     def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
         start = time.perf_counter()

@@ -2,7 +2,7 @@
 the canonical architecture string, so no network is evaluated twice."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from pymoo.core.problem import Problem
@@ -11,14 +11,15 @@ from monas.evaluation import Evaluation
 from monas.objectives import Objective
 from search_spaces.base import SearchSpace
 
-EvaluateFn = Callable[[np.ndarray, int], Evaluation]
+Runner = Callable[[list[tuple[np.ndarray, int]]], Iterator[Evaluation]]
 
 
 class ArchitectureProblem(Problem):
     """Minimise ``objectives`` over ``space``'s genomes.
 
-    ``evaluate(genome, generation)`` scores one genome; every new Evaluation is stored
-    in ``cache`` and passed to ``on_evaluated`` (the run record, a progress bar).
+    ``runner(jobs)`` scores (genome, generation) jobs and yields each Evaluation as it
+    finishes (monas.runners); every new Evaluation is stored in ``cache`` and passed to
+    ``on_evaluated`` (the run record, a progress bar) the moment it arrives.
     ``generation`` is set by the search loop before each batch. The callables are not
     pickled with the problem, so a checkpoint of the algorithm stays small; reattach
     them with ``attach`` after loading.
@@ -31,28 +32,26 @@ class ArchitectureProblem(Problem):
         self.objectives = tuple(objectives)
         self.cache: dict[str, Evaluation] = {}
         self.generation = 0
-        self._evaluate_one: EvaluateFn | None = None
+        self._runner: Runner | None = None
         self._on_evaluated: Callable[[Evaluation], None] = lambda e: None
 
-    def attach(self, evaluate: EvaluateFn, on_evaluated: Callable[[Evaluation], None], cache: dict[str, Evaluation]) -> None:
-        """Connect the evaluator, the listener and the cache of earlier evaluations."""
-        self._evaluate_one = evaluate
+    def attach(self, runner: Runner, on_evaluated: Callable[[Evaluation], None], cache: dict[str, Evaluation]) -> None:
+        """Connect the runner, the listener and the cache of earlier evaluations."""
+        self._runner = runner
         self._on_evaluated = on_evaluated
         self.cache = cache
 
     def _evaluate(self, X, out, *args, **kwargs):
-        assert self._evaluate_one is not None, "attach() an evaluator first"
-        rows = []
-        for genome in np.asarray(X).astype(np.int64):
-            key = self.space.canonical(genome)
-            if key not in self.cache:
-                evaluation = self._evaluate_one(genome, self.generation)
-                self.cache[key] = evaluation
-                self._on_evaluated(evaluation)
-            rows.append([self.cache[key].objectives[o.name] for o in self.objectives])
-        out["F"] = np.array(rows, dtype=float)
+        assert self._runner is not None, "attach() a runner first"
+        genomes = np.asarray(X).astype(np.int64)
+        keys = [self.space.canonical(g) for g in genomes]
+        new = {k: g for k, g in zip(keys, genomes) if k not in self.cache}
+        for evaluation in self._runner([(g, self.generation) for g in new.values()]):
+            self.cache[evaluation.arch] = evaluation
+            self._on_evaluated(evaluation)
+        out["F"] = np.array([[self.cache[k].objectives[o.name] for o in self.objectives] for k in keys], dtype=float)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_evaluate_one=None, _on_evaluated=None, cache={})
+        state.update(_runner=None, _on_evaluated=None, cache={})
         return state

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
 import numpy as np
+import torch
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.termination.max_gen import MaximumGenerationTermination
 
@@ -29,6 +30,7 @@ from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling
 from monas.plot import pareto_figure
 from monas.problem import ArchitectureProblem
 from monas.record import RunRecord
+from monas.runners import make_runner
 
 
 @dataclass
@@ -47,6 +49,8 @@ class SearchConfig:
     estimator: str = "rwe"
     estimator_options: dict = field(default_factory=dict)
     device: str = "auto"
+    workers: int = 1
+    scheduler: str | None = None
 
     def objective_names(self) -> list[str]:
         """Names of the minimised objectives, in order."""
@@ -139,40 +143,44 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         evaluations.append(evaluation)
         bar.update(evaluation)
 
-    problem.attach(evaluator, on_evaluated, cache)
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    runner = make_runner(evaluator, workers=config.workers, scheduler=config.scheduler, gpus=gpus)
+    problem.attach(runner, on_evaluated, cache)
     if resume:
         log(f"resuming {config.out}: {len(rows)} generations done, {len(cache)} networks in the archive")
-
-    while algorithm.has_next():
-        generation = len(rows) + 1
-        problem.generation = generation
-        started = time.perf_counter()
-        bar.start(generation, config.generations, config.pop_size)
-        algorithm.next()
-        bar.close()
-        pareto = _front(evaluations, names)
-        F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
-        rows.append(
-            {
-                "generation": generation,
-                "evaluations": len(evaluations),
-                "front_size": len(pareto),
-                "hypervolume": round(normalised_hypervolume(F, scale), 6),
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-        )
-        record.write_generations(rows)
-        record.write_pareto(_pareto_json(pareto, names))
-        figure = pareto_figure(evaluations, names)
-        record.write_figure(figure)
-        figure.clf()
-        record.write_checkpoint({"algorithm": algorithm, "generations": rows})
-        best = min((e.objectives["error"] for e in pareto), default=float("nan"))
-        row = rows[-1]
-        log(
-            f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
-            f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
-        )
+    try:
+        while algorithm.has_next():
+            generation = len(rows) + 1
+            problem.generation = generation
+            started = time.perf_counter()
+            bar.start(generation, config.generations, config.pop_size)
+            algorithm.next()
+            bar.close()
+            pareto = _front(evaluations, names)
+            F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
+            rows.append(
+                {
+                    "generation": generation,
+                    "evaluations": len(evaluations),
+                    "front_size": len(pareto),
+                    "hypervolume": round(normalised_hypervolume(F, scale), 6),
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+            )
+            record.write_generations(rows)
+            record.write_pareto(_pareto_json(pareto, names))
+            figure = pareto_figure(evaluations, names)
+            record.write_figure(figure)
+            figure.clf()
+            record.write_checkpoint({"algorithm": algorithm, "generations": rows})
+            best = min((e.objectives["error"] for e in pareto), default=float("nan"))
+            row = rows[-1]
+            log(
+                f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
+                f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
+            )
+    finally:
+        runner.close()
     return SearchResult(_front(evaluations, names), evaluations, rows)
 
 
@@ -180,7 +188,7 @@ def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:
     ok = [e for e in evaluations if e.status == "ok"]
     F = np.array([[e.objectives[n] for n in names] for e in ok]).reshape(-1, len(names))
     members = [ok[i] for i in non_dominated(F)]
-    return sorted(members, key=lambda e: [e.objectives[n] for n in names[1:] + names[:1]])
+    return sorted(members, key=lambda e: ([e.objectives[n] for n in names[1:] + names[:1]], e.arch))
 
 
 def _pareto_json(pareto: list[Evaluation], names: list[str]) -> dict:

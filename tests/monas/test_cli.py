@@ -87,6 +87,8 @@ def test_resume_does_not_repeat_recorded_evaluations(small_run, tmp_path):
         (["-E", "n_train"], "is not KEY=VALUE"),
         (["-E", "seed=3"], "unknown estimator option 'seed'"),
         (["--device", "tpu"], "unknown --device"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers"),
         (["--dataset", "imagefolder", "--data-dir", "/nonexistent"], "existing folder"),
         (["--dataset", "digits", "-E", "n_train=5000"], "only 1438"),
     ],

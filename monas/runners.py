@@ -1,0 +1,81 @@
+"""Where evaluations run: in this process, or on a Dask cluster.
+
+A runner is a small callable, like pymoo's parallelization runners: given evaluation
+jobs (genome, generation) it yields each Evaluation as soon as it finishes, so the
+caller records it at once. pymoo's own ``DaskParallelization`` maps whole problem
+evaluations and returns only when all are done, which would leave finished networks
+unrecorded while the slowest one runs; hence these.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from monas.evaluation import Evaluation
+
+Job = tuple[np.ndarray, int]
+EvaluateFn = Callable[[np.ndarray, int], Evaluation]
+
+
+class SerialRunner:
+    """Evaluates jobs one after another in this process."""
+
+    def __init__(self, evaluate: EvaluateFn) -> None:
+        self.evaluate = evaluate
+
+    def __call__(self, jobs: Sequence[Job]) -> Iterator[Evaluation]:
+        for genome, generation in jobs:
+            yield self.evaluate(genome, generation)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _evaluate_on_worker(evaluate: EvaluateFn, genome: np.ndarray, generation: int) -> Evaluation:
+    return evaluate(genome, generation)
+
+
+class DaskRunner:
+    """Evaluates jobs on a Dask cluster, yielding Evaluations in the order they finish.
+
+    The evaluator (space, estimator, scoring images) is sent to every worker once.
+    A task whose worker dies is re-run elsewhere by Dask's scheduler.
+    """
+
+    def __init__(self, evaluate: EvaluateFn, client, owned: Iterable = ()) -> None:
+        self.client = client
+        self._owned = list(owned)  # a cluster this runner started and must close
+        self._evaluate = client.scatter(evaluate, broadcast=True, hash=False)
+
+    def __call__(self, jobs: Sequence[Job]) -> Iterator[Evaluation]:
+        from distributed import as_completed
+
+        futures = [self.client.submit(_evaluate_on_worker, self._evaluate, g, gen, pure=False) for g, gen in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        """Close the client, and the cluster when this runner started it."""
+        self.client.close()
+        for cluster in self._owned:
+            cluster.close()
+
+
+def make_runner(evaluate: EvaluateFn, workers: int = 1, scheduler: str | None = None, gpus: int = 0):
+    """A SerialRunner for one local worker; otherwise a DaskRunner on the cluster at
+    ``scheduler``, or on a local cluster of ``workers`` single-threaded processes
+    (one GPU each through dask-cuda when ``gpus`` > 0)."""
+    if scheduler is None and workers <= 1:
+        return SerialRunner(evaluate)
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return DaskRunner(evaluate, Client(scheduler))
+    if gpus:
+        from dask_cuda import LocalCUDACluster  # one worker per visible GPU
+
+        cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return DaskRunner(evaluate, Client(cluster), owned=[cluster])
