@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pickle
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ RUN_FILES = (CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT)
 GENERATION_COLUMNS = ("generation", "evaluations", "front_size", "hypervolume", "seconds")
 _INT_COLUMNS = {"generation": int, "evaluations": int, "front_size": int}
 CHECKPOINT_FORMAT = "monas-checkpoint-1"
+TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -39,13 +41,30 @@ class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message says what to do."""
 
 
+_writes: dict[str, int] = {}
+
+
+def _injected_kill(name: str, f, payload: bytes) -> None:
+    """Fault injection for the kill tests: with ``MONAS_KILL_DURING=<file>:<n>`` the
+    process SIGKILLs itself halfway through the n-th write of that file."""
+    target, _, nth = os.environ.get("MONAS_KILL_DURING", "").partition(":")
+    if target != name:
+        return
+    _writes[name] = _writes.get(name, 0) + 1
+    if str(_writes[name]) == nth:
+        f.write(payload[: len(payload) // 2])
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Replace ``path`` with ``data`` via a fsynced temporary file in the same folder."""
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
         with os.fdopen(fd, "wb") as f:
+            _injected_kill(path.name, f, payload)
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
@@ -83,6 +102,12 @@ class RunRecord:
         if not (path / CONFIG).is_file():
             raise RunDirError(f"{path} holds no monas run (no {CONFIG})")
         return cls(path)
+
+    def discard_interrupted_writes(self) -> None:
+        """Remove temporary files of writes a kill interrupted (call only when no other
+        process is writing this run, i.e. on resume)."""
+        for leftover in self.path.glob(f".*{TMP_SUFFIX}"):
+            leftover.unlink()
 
     # --- config ---------------------------------------------------------------------
     def write_config(self, config: dict) -> None:

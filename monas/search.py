@@ -109,7 +109,9 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
     scale = normalisation(space, spec, names)
 
     record = RunRecord.open(config.out) if resume else RunRecord.create(config.out, overwrite=overwrite)
-    if not resume:
+    if resume:
+        record.discard_interrupted_writes()
+    else:
         record.write_config(
             {
                 "config": asdict(config),
