@@ -20,12 +20,13 @@ from monas.data import DATASETS, DatasetError
 from monas.objectives import OBJECTIVE_SETS, parse_objectives
 from monas.record import RunDirError, RunRecord
 from monas.registry import Registry, UnknownNameError
+from monas.runners import ClusterError
 from monas.search import SearchConfig, run
 from search_spaces.base import ArchitectureError
 
 PROG = "run_nsga"
-USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError)
-RESUME_OVERRIDES = {"generations", "device", "workers", "scheduler", "resume", "progress"}
+USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError, ClusterError)
+RESUME_OVERRIDES = {"generations", "device", "workers", "scheduler", "cluster", "cluster_config", "resume", "progress"}
 
 
 class UsageError(ValueError):
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="evaluate in parallel on a local Dask cluster of N worker processes "
                    "(one GPU each where there are GPUs); 1 = in this process (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="evaluate on the existing Dask cluster at ADDRESS (e.g. tcp://host:8786)")
+    p.add_argument("--cluster", choices=("local", "slurm"), help="where --workers run: local processes, or SLURM jobs "
+                   "started through dask-jobqueue with the settings of --cluster-config (default local)")
+    p.add_argument("--cluster-config", metavar="FILE", help="YAML file of SLURM job settings (dask-jobqueue SLURMCluster keywords)")
     p.add_argument("--out", help="run directory (default runs/<space>-<dataset>-seed<seed>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (may raise --generations, change --device)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
@@ -130,11 +134,14 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
         for key in ("device", "workers", "scheduler"):
             if key in given:
                 setattr(config, key, given[key])
+        if "cluster" in given or "cluster_config" in given:
+            config.slurm = _slurm_settings(given)
         _validate(config)
         return config, True, False
 
     known = {f.name for f in fields(SearchConfig)}
     values = {k: v for k, v in given.items() if k in known}
+    values["slurm"] = _slurm_settings(given)
     space = values.get("space", "darts")
     values["space_options"] = parse_options(values.get("space_options", []), lookup(search_spaces.SPACES, space), "space")
     estimator = values.get("estimator", "rwe")
@@ -147,6 +154,32 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     return config, False, bool(given.get("overwrite"))
 
 
+def _slurm_settings(given: dict) -> dict | None:
+    """The SLURM job settings of ``--cluster slurm --cluster-config FILE``, or None."""
+    if given.get("cluster", "local") == "local":
+        if "cluster_config" in given:
+            raise UsageError("--cluster-config needs --cluster slurm")
+        return None
+    if "cluster_config" not in given:
+        raise UsageError("--cluster slurm needs --cluster-config FILE (SLURM job settings; see the README)")
+    import yaml
+
+    try:
+        with open(given["cluster_config"]) as f:
+            settings = yaml.safe_load(f)
+    except OSError as exc:
+        raise UsageError(f"cannot read --cluster-config {given['cluster_config']}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--cluster-config {given['cluster_config']} is not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(settings, dict):
+        raise UsageError(f"--cluster-config {given['cluster_config']} must hold a mapping of SLURM job settings")
+    try:
+        import dask_jobqueue  # noqa: F401
+    except ImportError:
+        raise UsageError("--cluster slurm needs dask-jobqueue: pip install dask-jobqueue") from None
+    return settings
+
+
 def _validate(config: SearchConfig) -> None:
     if config.pop_size < 2:
         raise UsageError(f"--pop-size must be at least 2, got {config.pop_size}")
@@ -154,8 +187,8 @@ def _validate(config: SearchConfig) -> None:
         raise UsageError(f"--generations must be at least 1, got {config.generations}")
     if config.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {config.workers}")
-    if config.scheduler is not None and config.workers != 1:
-        raise UsageError("--scheduler uses the workers of that cluster; drop --workers")
+    if config.scheduler is not None and (config.workers != 1 or config.slurm is not None):
+        raise UsageError("--scheduler uses the workers of that cluster; drop --workers and --cluster")
     lookup(DATASETS, config.dataset)
     try:
         parse_objectives(config.objectives)
@@ -184,5 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; continue with --resume", file=sys.stderr)
         return 130
-    print(f"done: {len(result.evaluations)} networks evaluated, {len(result.pareto)} on the front; results in {config.out}")
+    failed = sum(e.status != "ok" for e in result.evaluations)
+    print(
+        f"done: {len(result.evaluations)} networks evaluated ({failed} failed), "
+        f"{len(result.pareto)} on the front; results in {config.out}"
+    )
     return 0

@@ -76,7 +76,7 @@ class Evaluator:
             error = self.estimator.estimate(arch, lambda: self.space.build(arch, self.spec), self.data, self.device)
             if not math.isfinite(error):
                 raise ValueError(f"estimator returned {error}")
-        except (RuntimeError, ValueError) as exc:  # scoring failures, including out-of-memory
+        except Exception as exc:  # noqa: BLE001 - any failure (incl. out-of-memory) is recorded, the search goes on
             status, message, error = "failed", f"{type(exc).__name__}: {exc}", self.estimator.worst
         return Evaluation(
             arch=arch,

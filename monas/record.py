@@ -81,15 +81,23 @@ class RunRecord:
 
     path: Path
 
-    @classmethod
-    def create(cls, path: str | os.PathLike, overwrite: bool = False) -> "RunRecord":
-        """A fresh run in ``path``; refuses a folder holding another run unless ``overwrite``."""
+    @staticmethod
+    def check_new(path: str | os.PathLike, overwrite: bool = False) -> list[str]:
+        """The run files already in ``path`` (to be replaced); RunDirError when ``path``
+        is a file, or holds a run and ``overwrite`` is not set. Changes nothing."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise RunDirError(f"--out {path} is a file, not a folder")
         existing = [name for name in RUN_FILES if (path / name).exists()]
         if existing and not overwrite:
             raise RunDirError(f"--out {path} already holds a run ({existing[0]}); pass --resume {path} to continue it or --overwrite to replace it")
+        return existing
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, overwrite: bool = False) -> "RunRecord":
+        """A fresh run in ``path``; refuses a folder holding another run unless ``overwrite``."""
+        existing = cls.check_new(path, overwrite)
+        path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for name in existing:
             (path / name).unlink()

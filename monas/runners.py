@@ -62,16 +62,43 @@ class DaskRunner:
             cluster.close()
 
 
-def make_runner(evaluate: EvaluateFn, workers: int = 1, scheduler: str | None = None, gpus: int = 0):
+class ClusterError(ValueError):
+    """Workers that cannot be started as configured; the message says what to change."""
+
+
+def slurm_cluster(options: dict):
+    """A dask-jobqueue SLURMCluster from the settings of a cluster config file (its keys
+    are SLURMCluster's: cores, memory, processes, queue, walltime, job_extra_directives,
+    ...); ClusterError naming a setting SLURMCluster does not take."""
+    from dask_jobqueue import SLURMCluster
+
+    try:
+        return SLURMCluster(**options)
+    except (TypeError, ValueError) as exc:
+        raise ClusterError(f"bad SLURM cluster setting in --cluster-config: {str(exc).splitlines()[0]}") from None
+
+
+def make_runner(
+    evaluate: EvaluateFn,
+    workers: int = 1,
+    scheduler: str | None = None,
+    gpus: int = 0,
+    slurm: dict | None = None,
+):
     """A SerialRunner for one local worker; otherwise a DaskRunner on the cluster at
-    ``scheduler``, or on a local cluster of ``workers`` single-threaded processes
-    (one GPU each through dask-cuda when ``gpus`` > 0)."""
-    if scheduler is None and workers <= 1:
+    ``scheduler``, on ``workers`` SLURM jobs started with the ``slurm`` settings, or
+    on a local cluster of ``workers`` single-threaded processes (one GPU each through
+    dask-cuda when ``gpus`` > 0)."""
+    if scheduler is None and slurm is None and workers <= 1:
         return SerialRunner(evaluate)
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         return DaskRunner(evaluate, Client(scheduler))
+    if slurm is not None:
+        cluster = slurm_cluster(slurm)
+        cluster.scale(jobs=workers)
+        return DaskRunner(evaluate, Client(cluster), owned=[cluster])
     if gpus:
         from dask_cuda import LocalCUDACluster  # one worker per visible GPU
 

@@ -51,6 +51,7 @@ class SearchConfig:
     device: str = "auto"
     workers: int = 1
     scheduler: str | None = None
+    slurm: dict | None = None
 
     def objective_names(self) -> list[str]:
         """Names of the minimised objectives, in order."""
@@ -108,6 +109,36 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
     device = resolve_device(config.device)
     scale = normalisation(space, spec, names)
 
+    if not resume:
+        RunRecord.check_new(config.out, overwrite)  # refuse before starting workers
+    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
+    evaluator = Evaluator(space, spec, estimator, data, device)
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    runner = make_runner(evaluator, workers=config.workers, scheduler=config.scheduler, gpus=gpus, slurm=config.slurm)
+    setup = _Setup(space, objectives, estimator, spec, device, scale, runner)
+    try:
+        return _search(config, setup, resume, overwrite, log, progress)
+    finally:
+        runner.close()
+
+
+@dataclass
+class _Setup:
+    """What ``run`` resolved before touching the run directory."""
+
+    space: object
+    objectives: tuple
+    estimator: object
+    spec: object
+    device: object
+    scale: list[float]
+    runner: object
+
+
+def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool) -> SearchResult:
+    """The part of ``run`` that writes the run directory, with the runner started."""
+    space, objectives, spec, device, scale = setup.space, setup.objectives, setup.spec, setup.device, setup.scale
+    names = [o.name for o in objectives]
     record = RunRecord.open(config.out) if resume else RunRecord.create(config.out, overwrite=overwrite)
     if resume:
         record.discard_interrupted_writes()
@@ -115,7 +146,7 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         record.write_config(
             {
                 "config": asdict(config),
-                "estimator_knobs": estimator.knobs(),
+                "estimator_knobs": setup.estimator.knobs(),
                 "input": asdict(spec),
                 "device": str(device),
                 "hypervolume_scale": dict(zip(names, scale)),
@@ -123,8 +154,6 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
                 "command": sys.argv,
             }
         )
-    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
-    evaluator = Evaluator(space, spec, estimator, data, device)
 
     checkpoint = record.read_checkpoint() if resume else None
     if checkpoint is None:
@@ -145,44 +174,39 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         evaluations.append(evaluation)
         bar.update(evaluation)
 
-    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
-    runner = make_runner(evaluator, workers=config.workers, scheduler=config.scheduler, gpus=gpus)
-    problem.attach(runner, on_evaluated, cache)
+    problem.attach(setup.runner, on_evaluated, cache)
     if resume:
         log(f"resuming {config.out}: {len(rows)} generations done, {len(cache)} networks in the archive")
-    try:
-        while algorithm.has_next():
-            generation = len(rows) + 1
-            problem.generation = generation
-            started = time.perf_counter()
-            bar.start(generation, config.generations, config.pop_size)
-            algorithm.next()
-            bar.close()
-            pareto = _front(evaluations, names)
-            F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
-            rows.append(
-                {
-                    "generation": generation,
-                    "evaluations": len(evaluations),
-                    "front_size": len(pareto),
-                    "hypervolume": round(normalised_hypervolume(F, scale), 6),
-                    "seconds": round(time.perf_counter() - started, 3),
-                }
-            )
-            record.write_generations(rows)
-            record.write_pareto(_pareto_json(pareto, names))
-            figure = pareto_figure(evaluations, names)
-            record.write_figure(figure)
-            figure.clf()
-            record.write_checkpoint({"algorithm": algorithm, "generations": rows})
-            best = min((e.objectives["error"] for e in pareto), default=float("nan"))
-            row = rows[-1]
-            log(
-                f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
-                f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
-            )
-    finally:
-        runner.close()
+    while algorithm.has_next():
+        generation = len(rows) + 1
+        problem.generation = generation
+        started = time.perf_counter()
+        bar.start(generation, config.generations, config.pop_size)
+        algorithm.next()
+        bar.close()
+        pareto = _front(evaluations, names)
+        F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
+        rows.append(
+            {
+                "generation": generation,
+                "evaluations": len(evaluations),
+                "front_size": len(pareto),
+                "hypervolume": round(normalised_hypervolume(F, scale), 6),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        record.write_generations(rows)
+        record.write_pareto(_pareto_json(pareto, names))
+        figure = pareto_figure(evaluations, names)
+        record.write_figure(figure)
+        figure.clf()
+        record.write_checkpoint({"algorithm": algorithm, "generations": rows})
+        best = min((e.objectives["error"] for e in pareto), default=float("nan"))
+        row = rows[-1]
+        log(
+            f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
+            f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
+        )
     return SearchResult(_front(evaluations, names), evaluations, rows)
 
 

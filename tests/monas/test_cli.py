@@ -88,7 +88,11 @@ def test_resume_does_not_repeat_recorded_evaluations(small_run, tmp_path):
         (["-E", "seed=3"], "unknown estimator option 'seed'"),
         (["--device", "tpu"], "unknown --device"),
         (["--workers", "0"], "--workers must be at least 1"),
-        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers"),
+        (["--cluster", "slurm"], "--cluster slurm needs --cluster-config FILE"),
+        (["--cluster-config", "x.yaml"], "--cluster-config needs --cluster slurm"),
+        (["--cluster", "slurm", "--cluster-config", "/nonexistent.yaml"], "cannot read --cluster-config"),
+        (["--cluster", "pbs"], "invalid choice: 'pbs'"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers and --cluster"),
         (["--dataset", "imagefolder", "--data-dir", "/nonexistent"], "existing folder"),
         (["--dataset", "digits", "-E", "n_train=5000"], "only 1438"),
     ],
@@ -129,3 +133,26 @@ def test_cifar10_search_from_shared_data(tmp_path):
             "-E", "n_train=300", "-E", "n_val=200", "--pop-size", "4", "--generations", "2", "--no-progress", "--out", str(out)]
     assert main(argv) == 0
     check_run_directory(out, 2, 4, load_dataset("cifar10", root).spec, options)
+
+
+def test_a_slurm_config_that_is_not_a_mapping(tmp_path, capsys):
+    config = tmp_path / "slurm.yaml"
+    config.write_text("- cores: 4\n")
+    assert main(["--cluster", "slurm", "--cluster-config", str(config), "--out", str(tmp_path / "run")]) == 2
+    assert "must hold a mapping" in capsys.readouterr().err
+
+
+def test_missing_cifar10_without_network_is_one_line(tmp_path, capsys, monkeypatch):
+    import torchvision
+
+    class Offline:
+        def __init__(self, root, train, download):
+            if download:
+                raise OSError("[Errno -3] Temporary failure in name resolution")
+            raise RuntimeError("Dataset not found or corrupted. You can use download=True to download it")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
+    assert main(["--dataset", "cifar10", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CIFAR-10 is not in" in err and "could not be downloaded" in err
+    assert not (tmp_path / "run").exists()

@@ -1,10 +1,15 @@
+import functools
 import json
+import os
+import signal
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from monas.cli import main
 from monas.evaluation import Evaluation
-from monas.runners import SerialRunner, make_runner
+from monas.runners import SerialRunner, make_runner, slurm_cluster
 from tests.conftest import SMALL_RUN_ARGS
 
 
@@ -29,3 +34,38 @@ def test_local_dask_cluster_gives_the_serial_result(small_run, tmp_path):
     assert strip(out / "archive.jsonl") == strip(small_run / "archive.jsonl")
     assert (out / "pareto.json").read_text() == (small_run / "pareto.json").read_text()
     assert json.loads((out / "config.json").read_text())["config"]["workers"] == 2
+
+
+def dying_evaluate(marker: str, genome, generation):
+    """Kills its worker process the first time it sees genome [1, 1]."""
+    if genome[0] == 1 and not Path(marker).exists():
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_evaluate(genome, generation)
+
+
+def test_a_dead_worker_is_replaced_and_its_task_rerun(tmp_path):
+    marker = tmp_path / "killed"
+    runner = make_runner(functools.partial(dying_evaluate, str(marker)), workers=2)
+    try:
+        jobs = [(np.array([i, 1]), 1) for i in range(4)]
+        results = sorted(e.objectives["error"] for e in runner(jobs))
+    finally:
+        runner.close()
+    assert marker.exists()  # a worker really died mid-evaluation
+    assert results == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_slurm_settings_become_the_job_script():
+    cluster = slurm_cluster({"cores": 4, "memory": "16GB", "processes": 1, "queue": "gpu", "walltime": "02:00:00",
+                             "job_extra_directives": ["--gres=gpu:1"]})
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p gpu" in script and "#SBATCH --gres=gpu:1" in script and "#SBATCH -t 02:00:00" in script
+
+
+def test_an_unknown_slurm_setting_is_named():
+    with pytest.raises(ValueError, match="bad SLURM cluster setting in --cluster-config: Got unexpected keyword argument 'gpus_per_node'"):
+        slurm_cluster({"cores": 1, "memory": "1GB", "gpus_per_node": 2})
