@@ -8,9 +8,11 @@ unrecorded while the slowest one runs; hence these.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from monas.evaluation import Evaluation
 
@@ -34,6 +36,22 @@ class SerialRunner:
 
 def _evaluate_on_worker(evaluate: EvaluateFn, genome: np.ndarray, generation: int) -> Evaluation:
     return evaluate(genome, generation)
+
+
+class _TorchThreads(WorkerPlugin):
+    """Worker plugin: each worker process uses ``n`` intra-op threads, so that local
+    workers share the cores instead of each taking all of them (also for a worker
+    started to replace a dead one)."""
+
+    name = "monas-torch-threads"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def setup(self, worker) -> None:
+        import torch
+
+        torch.set_num_threads(self.n)
 
 
 class DaskRunner:
@@ -103,6 +121,8 @@ def make_runner(
         from dask_cuda import LocalCUDACluster  # one worker per visible GPU
 
         cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return DaskRunner(evaluate, Client(cluster), owned=[cluster])
+        return DaskRunner(evaluate, Client(cluster), owned=[cluster])
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    client.register_plugin(_TorchThreads(max(1, (os.cpu_count() or 1) // workers)))
+    return DaskRunner(evaluate, client, owned=[cluster])

@@ -46,3 +46,11 @@ def test_search_quality_tiny():
         match = re.fullmatch(rf"budget={budget} nsga2_table=(\d\.\d+) random=(\d\.\d+) oracle=(\d\.\d+)", line)
         assert match and all(0 < float(v) <= 1 for v in match.groups())
         assert match.group(1) == match.group(3)  # the table estimator is the oracle
+
+
+def test_parallel_speedup_tiny():
+    data = shared_data("cifar10")
+    lines = run("parallel_speedup.py", "--data-dir", str(data), "--pop-size", "2", "-S", "init_channels=4", "-S", "layers=3",
+                "-E", "n_train=100", "-E", "n_val=50")
+    assert lines[-2] == "same networks and objectives: True"
+    assert re.fullmatch(r"workers=2 speedup=\d+\.\d+", lines[-1])

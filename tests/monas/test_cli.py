@@ -156,3 +156,16 @@ def test_missing_cifar10_without_network_is_one_line(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CIFAR-10 is not in" in err and "could not be downloaded" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_with_a_corrupt_checkpoint_is_one_line(small_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    (run / "checkpoint.pkl").write_bytes(b"\x80\x04garbage")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a readable checkpoint" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
