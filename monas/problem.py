@@ -45,7 +45,10 @@ class ArchitectureProblem(Problem):
         assert self._runner is not None, "attach() a runner first"
         genomes = np.asarray(X).astype(np.int64)
         keys = [self.space.canonical(g) for g in genomes]
-        new = {k: g for k, g in zip(keys, genomes) if k not in self.cache}
+        new: dict[str, np.ndarray] = {}
+        for key, genome in zip(keys, genomes):
+            if key not in self.cache:
+                new.setdefault(key, genome)  # the first genome seen for a network is the one recorded
         for evaluation in self._runner([(g, self.generation) for g in new.values()]):
             self.cache[evaluation.arch] = evaluation
             self._on_evaluated(evaluation)

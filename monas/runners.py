@@ -12,7 +12,6 @@ import os
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from distributed.diagnostics.plugin import WorkerPlugin
 
 from monas.evaluation import Evaluation
 
@@ -34,42 +33,33 @@ class SerialRunner:
         """Nothing to release."""
 
 
-def _evaluate_on_worker(evaluate: EvaluateFn, genome: np.ndarray, generation: int) -> Evaluation:
-    return evaluate(genome, generation)
-
-
-class _TorchThreads(WorkerPlugin):
-    """Worker plugin: each worker process uses ``n`` intra-op threads, so that local
-    workers share the cores instead of each taking all of them (also for a worker
-    started to replace a dead one)."""
-
-    name = "monas-torch-threads"
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def setup(self, worker) -> None:
+def _evaluate_on_worker(evaluate: EvaluateFn, genome: np.ndarray, generation: int, threads: int | None) -> Evaluation:
+    if threads:
+        # Set in the thread that runs the task: torch's (OpenMP's) thread count is per thread.
         import torch
 
-        torch.set_num_threads(self.n)
+        torch.set_num_threads(threads)
+    return evaluate(genome, generation)
 
 
 class DaskRunner:
     """Evaluates jobs on a Dask cluster, yielding Evaluations in the order they finish.
 
     The evaluator (space, estimator, scoring images) is sent to every worker once.
-    A task whose worker dies is re-run elsewhere by Dask's scheduler.
+    A task whose worker dies is re-run elsewhere by Dask's scheduler. ``threads``
+    caps torch's threads per task, so local workers share the cores.
     """
 
-    def __init__(self, evaluate: EvaluateFn, client, owned: Iterable = ()) -> None:
+    def __init__(self, evaluate: EvaluateFn, client, owned: Iterable = (), threads: int | None = None) -> None:
         self.client = client
+        self.threads = threads
         self._owned = list(owned)  # a cluster this runner started and must close
         self._evaluate = client.scatter(evaluate, broadcast=True, hash=False)
 
     def __call__(self, jobs: Sequence[Job]) -> Iterator[Evaluation]:
         from distributed import as_completed
 
-        futures = [self.client.submit(_evaluate_on_worker, self._evaluate, g, gen, pure=False) for g, gen in jobs]
+        futures = [self.client.submit(_evaluate_on_worker, self._evaluate, g, gen, self.threads, pure=False) for g, gen in jobs]
         for future in as_completed(futures):
             yield future.result()
 
@@ -123,6 +113,4 @@ def make_runner(
         cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
         return DaskRunner(evaluate, Client(cluster), owned=[cluster])
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster)
-    client.register_plugin(_TorchThreads(max(1, (os.cpu_count() or 1) // workers)))
-    return DaskRunner(evaluate, client, owned=[cluster])
+    return DaskRunner(evaluate, Client(cluster), owned=[cluster], threads=max(1, (os.cpu_count() or 1) // workers))
