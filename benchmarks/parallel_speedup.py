@@ -44,7 +44,9 @@ def main() -> None:
             result = run(config, log=lambda line: None, progress=False)
             seconds[workers] = result.generations[0]["seconds"]
             archives[workers] = sorted(json.dumps({**e.to_json(), "seconds": 0}, sort_keys=True) for e in result.evaluations)
-        print(f"workers={workers}: {len(result.evaluations)} networks in {seconds[workers]:.1f}s")
+        per_network = sorted(e.seconds for e in result.evaluations)
+        print(f"workers={workers}: {len(result.evaluations)} networks in {seconds[workers]:.1f}s; "
+              f"one evaluation {per_network[0]:.1f}-{per_network[-1]:.1f}s")
     print(f"same networks and objectives: {archives[1] == archives[2]}")
     print(f"workers=2 speedup={seconds[1] / seconds[2]:.3f}")
 
