@@ -33,7 +33,9 @@ class UsageError(ValueError):
     """Bad command-line input."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors raised as UsageError (one line) instead of usage + exit."""
+
     def error(self, message: str):  # one line instead of usage + message
         raise UsageError(message)
 
@@ -41,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser. Defaults are applied after parsing, so that ``--resume``
     can tell which flags were given."""
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description="Multi-objective NAS: NSGA-II over a search space, accuracy estimated by "
         "random-weight evaluation, complexity counted by thop. Writes config.json, archive.jsonl, "
@@ -136,7 +138,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
                 setattr(config, key, given[key])
         if "cluster" in given or "cluster_config" in given:
             config.slurm = _slurm_settings(given)
-        _validate(config)
+        validate(config)
         return config, True, False
 
     known = {f.name for f in fields(SearchConfig)}
@@ -150,7 +152,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     )
     values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', 'cifar10')}-seed{values.get('seed', 0)}"))
     config = SearchConfig(**values)
-    _validate(config)
+    validate(config)
     return config, False, bool(given.get("overwrite"))
 
 
@@ -180,7 +182,7 @@ def _slurm_settings(given: dict) -> dict | None:
     return settings
 
 
-def _validate(config: SearchConfig) -> None:
+def validate(config: SearchConfig) -> None:
     if config.pop_size < 2:
         raise UsageError(f"--pop-size must be at least 2, got {config.pop_size}")
     if config.generations < 1:
@@ -205,21 +207,31 @@ def _validate(config: SearchConfig) -> None:
             raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
 
 
+def run_command(prog: str, work: Callable[[], int], on_interrupt: str) -> int:
+    """``work()``'s exit code; a user error gives one line on stderr and 2, Ctrl-C a line
+    ending in ``on_interrupt`` and 130. Shared by the monas commands."""
+    try:
+        return work()
+    except (UsageError, *USER_ERRORS) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; {on_interrupt}", file=sys.stderr)
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``experiments/run_nsga.py`` and the ``monas-nsga`` console script."""
-    try:
+
+    def work() -> int:
         args = build_parser().parse_args(argv)
         config, resume, overwrite = config_from_args(args)
         result = run(config, resume=resume, overwrite=overwrite, progress=getattr(args, "progress", True))
-    except (UsageError, *USER_ERRORS) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    failed = sum(e.status != "ok" for e in result.evaluations)
-    print(
-        f"done: {len(result.evaluations)} networks evaluated ({failed} failed), "
-        f"{len(result.pareto)} on the front; results in {config.out}"
-    )
-    return 0
+        failed = sum(e.status != "ok" for e in result.evaluations)
+        print(
+            f"done: {len(result.evaluations)} networks evaluated ({failed} failed), "
+            f"{len(result.pareto)} on the front; results in {config.out}"
+        )
+        return 0
+
+    return run_command(PROG, work, "continue with --resume")

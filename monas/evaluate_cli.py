@@ -20,7 +20,7 @@ import numpy as np
 
 import search_spaces
 from monas import estimators
-from monas.cli import USER_ERRORS, UsageError, _Parser, _validate, lookup, parse_options
+from monas.cli import OneLineParser, UsageError, lookup, parse_options, run_command, validate
 from monas.data import DATASETS, load_dataset, scoring_data
 from monas.evaluation import Evaluation, Evaluator
 from monas.record import atomic_write
@@ -34,7 +34,7 @@ PROG = "evaluate"
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; defaults are SearchConfig's, so a search and an evaluation
     with the same flags score a network the same way."""
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description="Score the architectures listed in --genotypes (one per line; blank lines and lines "
         "starting with # are skipped) without searching: estimated error, MACs and params, one JSON "
@@ -81,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         estimator_options=estimator_options,
         device=args.device,
     )
-    _validate(config)
+    validate(config)
     return config
 
 
@@ -181,26 +181,23 @@ def _describe(e: Evaluation) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``experiments/evaluate.py``."""
-    try:
+
+    def work() -> int:
         args = build_parser().parse_args(argv)
         config = config_from_args(args)
         out = check_out(args.out, args.overwrite)
         rows = evaluate(config, args.genotypes, progress=args.progress)
-    except (UsageError, *USER_ERRORS) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
-        return 130
-    text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-    if out is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        where = "stdout"
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, text)
-        where = str(out)
-    failed = sum(row["status"] != "ok" for row in rows)
-    print(f"{PROG}: {len(rows) - failed} scored, {failed} failed; written to {where}", file=sys.stderr)
-    return 0
+        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        if out is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            where = "stdout"
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(out, text)
+            where = str(out)
+        failed = sum(row["status"] != "ok" for row in rows)
+        print(f"{PROG}: {len(rows) - failed} scored, {failed} failed; written to {where}", file=sys.stderr)
+        return 0
+
+    return run_command(PROG, work, "nothing written")
