@@ -9,6 +9,7 @@ unrecorded while the slowest one runs; hence these.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -70,6 +71,25 @@ class DaskRunner:
             cluster.close()
 
 
+# Dask's nanny starts each worker process with MALLOC_TRIM_THRESHOLD_=65536. Setting any
+# malloc threshold switches off glibc's dynamic mmap threshold, so every buffer over
+# 128 KiB (most activation tensors) is then mmap'ed and page-faulted afresh: measured,
+# 2.2 million minor page faults per DARTS evaluation instead of 0.1 million, and 2-3x
+# the time. A fixed 32 MiB mmap threshold (the ceiling glibc's dynamic rule grows to)
+# restores the default behaviour and keeps Dask's trimming.
+WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
+
+
+@contextmanager
+def _worker_environ():
+    """Dask config under which nannies started here give workers ``WORKER_ENVIRON``."""
+    import dask
+
+    key = "distributed.nanny.pre-spawn-environ"
+    with dask.config.set({key: {**dask.config.get(key), **WORKER_ENVIRON}}):
+        yield
+
+
 class ClusterError(ValueError):
     """Workers that cannot be started as configured; the message says what to change."""
 
@@ -80,6 +100,8 @@ def slurm_cluster(options: dict):
     ...); ClusterError naming a setting SLURMCluster does not take."""
     from dask_jobqueue import SLURMCluster
 
+    exports = [f"export {name}={value}" for name, value in WORKER_ENVIRON.items()]
+    options = {**options, "job_script_prologue": exports + list(options.get("job_script_prologue") or [])}
     try:
         return SLURMCluster(**options)
     except (TypeError, ValueError) as exc:
@@ -107,10 +129,11 @@ def make_runner(
         cluster = slurm_cluster(slurm)
         cluster.scale(jobs=workers)
         return DaskRunner(evaluate, Client(cluster), owned=[cluster])
-    if gpus:
-        from dask_cuda import LocalCUDACluster  # one worker per visible GPU
+    with _worker_environ():
+        if gpus:
+            from dask_cuda import LocalCUDACluster  # one worker per visible GPU
 
-        cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
-        return DaskRunner(evaluate, Client(cluster), owned=[cluster])
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
+            return DaskRunner(evaluate, Client(cluster), owned=[cluster])
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return DaskRunner(evaluate, Client(cluster), owned=[cluster], threads=max(1, (os.cpu_count() or 1) // workers))

@@ -64,6 +64,21 @@ def test_slurm_settings_become_the_job_script():
     finally:
         cluster.close()
     assert "#SBATCH -p gpu" in script and "#SBATCH --gres=gpu:1" in script and "#SBATCH -t 02:00:00" in script
+    assert "export MALLOC_MMAP_THRESHOLD_=33554432" in script  # before the worker starts
+
+
+def read_environ(name: str, genome, generation):
+    """An Evaluation whose error is the worker's value of environment variable ``name``."""
+    return Evaluation("", [], {"error": float(os.environ.get(name, "nan"))}, 0.0, generation)
+
+
+def test_local_workers_keep_glibc_from_page_faulting_every_tensor():
+    runner = make_runner(functools.partial(read_environ, "MALLOC_MMAP_THRESHOLD_"), workers=2)
+    try:
+        (result,) = runner([(np.array([0]), 0)])
+    finally:
+        runner.close()
+    assert result.objectives["error"] == 32 * 2**20
 
 
 def test_an_unknown_slurm_setting_is_named():
