@@ -73,7 +73,9 @@ class Scorer:
         est = self.estimator
         self.data = scoring_data(images, est.n_train, est.n_val, seed=seed).to(self.device) if est.n_train else None
         self.cache: dict[str, float] = {}
-        self.seconds = 0.0
+        start = time.perf_counter()
+        self.estimator.prepare(self.space, self.spec, self.data, self.device)
+        self.seconds = time.perf_counter() - start
 
     def __call__(self, arch: str) -> float:
         if arch not in self.cache:

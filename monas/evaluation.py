@@ -41,8 +41,9 @@ class Evaluator:
     """Turns genomes into Evaluations for one space, dataset and estimator.
 
     Cheap objectives (MACs, params) are always recorded; the expensive one (error) is
-    measured by the estimator. A network the estimator cannot score is recorded with
-    status ``"failed"`` and the estimator's ``worst`` value, so a search moves on.
+    measured by the estimator, which is prepared for the space on construction. A
+    network the estimator cannot score is recorded with status ``"failed"`` and the
+    estimator's ``worst`` value, so a search moves on.
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class Evaluator:
         self.device = device
         self._data = data
         self._device_data: ScoringData | None = None
+        estimator.prepare(space, spec, self.data, device)
 
     @property
     def data(self) -> ScoringData | None:

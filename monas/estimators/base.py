@@ -40,6 +40,11 @@ class Estimator(ABC):
         returns it freshly initialised from torch's global random generator, which the
         estimator seeds. ``data`` is None when the estimator asked for no images."""
 
+    def prepare(self, space, spec, data: ScoringData | None, device: torch.device) -> None:
+        """Called once with the search space (a ``search_spaces.base.SearchSpace``), its
+        input spec and the scoring data before the first ``estimate``; estimators that
+        calibrate on the space override it. Default: nothing to do."""
+
     def knobs(self) -> dict:
         """The settings that determine the estimate, for the run's config record."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

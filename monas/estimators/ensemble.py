@@ -1,0 +1,74 @@
+"""A rank ensemble of training-free estimators, calibrated on the search space.
+
+Summing log-ranks of several zero-cost proxies is how AZ-NAS (Lee & Ham, CVPR 2024)
+combines them: a network must rank well on every signal to score well, and no signal's
+scale dominates. Ranks need a population; a search scores networks one at a time, in
+different generations and on different workers, so the population here is fixed: a
+reference sample of random networks of the space, scored once by every member in
+``prepare``. A network's rank on a member is then the share of the reference sample it
+beats, which makes the ensemble's estimate a function of the network alone.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from monas.data import ScoringData
+from monas.estimators.base import EstimationError, Estimator
+from monas.registry import ESTIMATORS
+
+
+@ESTIMATORS.register("ensemble")
+class RankEnsemble(Estimator):
+    """``-sum log q_m`` over the ``members`` (estimators given by name), where ``q_m`` is
+    the share of the reference sample whose estimate by member m is worse than this
+    network's (ties count half; smoothed by half a network, so ``0 < q_m < 1``).
+    Lower is better; 0 would mean better than every reference network on every member.
+
+    ``prepare`` draws ``reference`` random genomes of the space with ``seed`` and scores
+    their networks with every member once; each member is created with ``seed`` and its
+    default settings. The members' data needs are merged (the largest ``n_train``).
+    """
+
+    name = "ensemble"
+
+    def __init__(self, members: str = "params,naswot,synflow", reference: int = 100, seed: int = 0) -> None:
+        names = [m.strip() for m in members.split(",") if m.strip()]
+        if not names:
+            raise ValueError("ensemble needs at least one member estimator")
+        if self.name in names:
+            raise ValueError("ensemble cannot be its own member")
+        if reference < 2:
+            raise ValueError(f"ensemble needs reference >= 2 networks, got {reference}")
+        self.members = ",".join(names)
+        self.reference = reference
+        self.seed = seed
+        self._members = [ESTIMATORS.create(n, seed=seed) for n in names]
+        self.n_train = max(m.n_train for m in self._members)
+        self.n_val = max([1, *(m.n_val for m in self._members)]) if self.n_train else 0
+        self.worst = len(names) * math.log(2 * (reference + 1)) + 1.0  # beyond the lowest rank on every member
+        self._reference: list[np.ndarray] | None = None
+
+    def prepare(self, space, spec, data: ScoringData | None, device: torch.device) -> None:
+        """Score ``reference`` random networks of ``space`` with every member."""
+        rng = np.random.default_rng(self.seed)
+        lower, upper = space.bounds
+        archs = [space.canonical(rng.integers(lower, upper + 1)) for _ in range(self.reference)]
+        self._reference = [
+            np.sort([m.estimate(a, lambda a=a: space.build(a, spec), data, device) for a in archs]) for m in self._members
+        ]
+
+    def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
+        if self._reference is None:
+            raise EstimationError("the ensemble has no reference sample: call prepare() with the search space first")
+        total = 0.0
+        for member, reference in zip(self._members, self._reference):
+            value = member.estimate(arch, build, data, device)
+            worse = len(reference) - np.searchsorted(reference, value, side="right")
+            ties = np.searchsorted(reference, value, side="right") - np.searchsorted(reference, value, side="left")
+            total -= math.log((worse + 0.5 * ties + 0.5) / (len(reference) + 1))
+        return total
