@@ -36,12 +36,16 @@ def count_complexity(net: nn.Module, spec: InputSpec) -> tuple[int, int]:
     """(MACs, parameters) of ``net`` for one ``spec``-shaped image.
 
     Profiles a deep copy, because thop registers buffers on the modules it profiles and
-    leaves some behind; the parameter count is cross-checked against ``numel``.
+    leaves some behind; the parameter count is cross-checked against ``numel``. An
+    auxiliary classifier (a submodule ``auxiliary_head``, which runs only in training)
+    is not counted, as in the DARTS literature's figures.
     """
     probe = copy.deepcopy(net).cpu()
     image = torch.zeros(1, spec.channels, spec.resolution, spec.resolution)
     macs, params = thop.profile(probe, inputs=(image,), custom_ops=CUSTOM_OPS, verbose=False)
-    numel = sum(p.numel() for p in net.parameters())
+    training_only = getattr(net, "auxiliary_head", None)
+    skipped = {id(p) for p in training_only.parameters()} if training_only is not None else set()
+    numel = sum(p.numel() for p in net.parameters() if id(p) not in skipped)
     if int(params) != numel:
         raise RuntimeError(f"thop counted {int(params)} parameters but the network has {numel}: a layer type thop does not know")
     return int(macs), numel

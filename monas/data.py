@@ -155,20 +155,31 @@ def cifar10(data_dir: Path | None, split: str) -> LabelledImages:
     """CIFAR-10 from ``data_dir`` (default ``data/cifar10``): an ImageFolder tree
     (``train/<class>/*``, ``test/<class>/*``) when there is one, else torchvision's
     files, downloaded there when missing."""
-    data_dir = data_dir or CIFAR10_DEFAULT_DIR
+    return _cifar("CIFAR10", data_dir or CIFAR10_DEFAULT_DIR, split)
+
+
+@DATASETS.register("cifar100")
+def cifar100(data_dir: Path | None, split: str) -> LabelledImages:
+    """CIFAR-100 (the 100 fine labels) from ``data_dir`` (default ``data/cifar100``), as
+    CIFAR-10: an ImageFolder tree, else torchvision's files, downloaded when missing."""
+    return _cifar("CIFAR100", data_dir or Path("data/cifar100"), split)
+
+
+def _cifar(name: str, data_dir: Path, split: str) -> LabelledImages:
     if (data_dir / split).is_dir():
         return _image_folder(data_dir / split)
     import torchvision
 
+    dataset = getattr(torchvision.datasets, name)
     try:
-        ds = torchvision.datasets.CIFAR10(str(data_dir), train=split == "train", download=False)
+        ds = dataset(str(data_dir), train=split == "train", download=False)
     except RuntimeError:
         try:
-            ds = torchvision.datasets.CIFAR10(str(data_dir), train=split == "train", download=True)
+            ds = dataset(str(data_dir), train=split == "train", download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
             raise DatasetError(
-                f"CIFAR-10 is not in {data_dir} and could not be downloaded ({type(exc).__name__}); "
-                "pass --data-dir with the extracted cifar-10-batches-py or an ImageFolder tree"
+                f"{name.replace('CIFAR', 'CIFAR-')} is not in {data_dir} and could not be downloaded ({type(exc).__name__}); "
+                "pass --data-dir with torchvision's extracted files or an ImageFolder tree"
             ) from None
     data = np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2))
     return LabelledImages(ds.targets, ds.classes, 3, 32, lambda i: data[i])

@@ -2,6 +2,7 @@ import torch
 from torch import nn
 
 from monas.complexity import count_complexity
+from search_spaces import SPACES
 from search_spaces.base import InputSpec
 
 
@@ -26,3 +27,15 @@ def test_counting_leaves_the_network_untouched():
     assert before.keys() == after.keys()  # thop's total_ops/total_params buffers stayed on the copy
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(not hasattr(m, "total_ops") for m in net.modules())
+
+
+def test_an_auxiliary_head_is_not_counted():
+    from search_spaces.darts.genotypes import parse_genotype
+    from search_spaces.darts.model import NetworkCIFAR
+
+    darts = SPACES.create("darts")
+    genotype = parse_genotype(darts.to_string(darts.bounds[1]))
+    spec = InputSpec(3, 32, 10)
+    with_head = NetworkCIFAR(genotype, 8, 8, 10, auxiliary=True)
+    assert sum(p.numel() for p in with_head.auxiliary_head.parameters()) > 0
+    assert count_complexity(with_head, spec) == count_complexity(NetworkCIFAR(genotype, 8, 8, 10), spec)

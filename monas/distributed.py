@@ -1,0 +1,118 @@
+"""Where this process sits in a distributed training job, and the process group.
+
+Three launchers are recognised: ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR``, ``MASTER_PORT``; also what ``srun torchrun`` in an sbatch script
+gives), a submitit job (local or SLURM; one task per GPU, the first task's host is the
+rendezvous), or none (a single process). The backend is NCCL on CUDA, gloo on CPU.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+_SUBMITIT_PORT_BASE = 20000  # submitit jobs derive a port from the job id, so two jobs on a node do not collide
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    """This process's place in the job (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int = 29500
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes files and prints progress."""
+        return self.rank == 0
+
+
+def detect() -> DistEnv:
+    """The environment set by torchrun or submitit; a single process otherwise."""
+    env = os.environ
+    if "RANK" in env and "WORLD_SIZE" in env:
+        return DistEnv(
+            int(env["RANK"]),
+            int(env["WORLD_SIZE"]),
+            int(env.get("LOCAL_RANK", 0)),
+            env.get("MASTER_ADDR", "127.0.0.1"),
+            int(env.get("MASTER_PORT", 29500)),
+        )
+    if env.get("SUBMITIT_EXECUTOR"):
+        import submitit
+
+        job = submitit.JobEnvironment()
+        digits = "".join(c for c in str(job.job_id) if c.isdigit()) or "0"
+        addr = "127.0.0.1" if job.num_nodes == 1 else job.hostnames[0]
+        return DistEnv(job.global_rank, job.num_tasks, job.local_rank, addr, _SUBMITIT_PORT_BASE + int(digits) % 20000)
+    return DistEnv()
+
+
+def init(env: DistEnv, device: str) -> torch.device:
+    """Join the process group when ``env`` has several processes (NCCL for ``device``
+    "cuda", gloo otherwise) and return this process's device (``cuda:<local_rank>`` on
+    CUDA)."""
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda" and torch_device.index is None:
+        torch_device = torch.device("cuda", env.local_rank)
+    if torch_device.type == "cuda":
+        torch.cuda.set_device(torch_device)
+    if env.world_size > 1 and not dist.is_initialized():
+        os.environ.setdefault("MASTER_ADDR", env.master_addr)
+        os.environ.setdefault("MASTER_PORT", str(env.master_port))
+        dist.init_process_group(
+            "nccl" if torch_device.type == "cuda" else "gloo",
+            rank=env.rank,
+            world_size=env.world_size,
+            device_id=torch_device if torch_device.type == "cuda" else None,
+        )
+    return torch_device
+
+
+def cleanup() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) of the current process group, (0, 1) without one."""
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class PreemptionFlag:
+    """Set by SIGTERM or SIGUSR1 (what SLURM and torchrun send before they kill a job),
+    so the training loop can checkpoint at a step boundary and exit. A context manager:
+    the handlers are installed on entry and the previous ones restored on exit. Not
+    installed inside submitit jobs, whose own handlers requeue them."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> PreemptionFlag:  # noqa: PYI034
+        if not os.environ.get("SUBMITIT_EXECUTOR"):
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame) -> None:
+        self.signum = signum
+
+    def __call__(self) -> bool:
+        """Whether a preemption signal has arrived."""
+        return self.signum is not None
