@@ -3,7 +3,9 @@ leaves every file either as it was or complete.
 
 Files: ``config.json``, ``archive.jsonl`` (one line per evaluated network, appended and
 fsynced as each finishes), ``generations.csv``, ``pareto.json``, ``pareto.png`` and
-``checkpoint.pkl`` (the search state after the last finished generation).
+``checkpoint.pkl`` (the search state after the last finished generation). The same
+helpers (``atomic_write``, ``append_line``/``read_lines`` for JSON-lines logs, and
+``RunRecord`` with another list of ``files``) write tuning runs (``monas.tuning``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 import pickle
 import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,34 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def append_line(path: Path, record: dict) -> None:
+    """Append ``record`` to the JSON-lines file ``path`` as one line, in a single write,
+    and fsync it: after a kill the file ends with the complete line or a torn one."""
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path: Path, parse: Callable[[dict], Any] = dict) -> list:
+    """``parse`` of every complete line of the JSON-lines file ``path`` ([] when it does
+    not exist); a torn last line (a kill mid-write) is dropped, any other bad line is a
+    RunDirError."""
+    if not path.exists():
+        return []
+    records = []
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(parse(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+            if number == len(lines) and not line.endswith("\n"):
+                break
+            raise RunDirError(f"{path} line {number} is corrupt: {exc}") from None
+    return records
+
+
 @dataclass
 class RunRecord:
     """Reads and writes one run directory."""
@@ -82,21 +113,22 @@ class RunRecord:
     path: Path
 
     @staticmethod
-    def check_new(path: str | os.PathLike, overwrite: bool = False) -> list[str]:
-        """The run files already in ``path`` (to be replaced); RunDirError when ``path``
-        is a file, or holds a run and ``overwrite`` is not set. Changes nothing."""
+    def check_new(path: str | os.PathLike, overwrite: bool = False, files: tuple[str, ...] = RUN_FILES) -> list[str]:
+        """The run files (``files``) already in ``path`` (to be replaced); RunDirError when
+        ``path`` is a file, or holds a run and ``overwrite`` is not set. Changes nothing."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise RunDirError(f"--out {path} is a file, not a folder")
-        existing = [name for name in RUN_FILES if (path / name).exists()]
+        existing = [name for name in files if (path / name).exists()]
         if existing and not overwrite:
             raise RunDirError(f"--out {path} already holds a run ({existing[0]}); pass --resume {path} to continue it or --overwrite to replace it")
         return existing
 
     @classmethod
-    def create(cls, path: str | os.PathLike, overwrite: bool = False) -> "RunRecord":
-        """A fresh run in ``path``; refuses a folder holding another run unless ``overwrite``."""
-        existing = cls.check_new(path, overwrite)
+    def create(cls, path: str | os.PathLike, overwrite: bool = False, files: tuple[str, ...] = RUN_FILES) -> "RunRecord":
+        """A fresh run in ``path``; refuses a folder holding another run (any of ``files``)
+        unless ``overwrite``, and then deletes those files."""
+        existing = cls.check_new(path, overwrite, files)
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for name in existing:
@@ -132,27 +164,11 @@ class RunRecord:
     # --- archive --------------------------------------------------------------------
     def append_evaluation(self, evaluation: Evaluation) -> None:
         """Append one archive line and fsync it, in a single write."""
-        line = json.dumps(evaluation.to_json(), sort_keys=True) + "\n"
-        with open(self.path / ARCHIVE, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.path / ARCHIVE, evaluation.to_json())
 
     def read_archive(self) -> list[Evaluation]:
         """Every complete archive line; a torn last line (a kill mid-write) is dropped."""
-        path = self.path / ARCHIVE
-        if not path.exists():
-            return []
-        evaluations = []
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        for number, line in enumerate(lines, 1):
-            try:
-                evaluations.append(Evaluation.from_json(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as exc:
-                if number == len(lines) and not line.endswith("\n"):
-                    break
-                raise RunDirError(f"{path} line {number} is corrupt: {exc}") from None
-        return evaluations
+        return read_lines(self.path / ARCHIVE, Evaluation.from_json)
 
     # --- per-generation statistics, front and plot ----------------------------------
     def write_generations(self, rows: list[dict]) -> None:
