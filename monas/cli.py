@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(estimators.ESTIMATORS.names())}; default {d.estimator})")
     p.add_argument("--estimator-option", "-E", action="append", metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable; rwe: n_train=2000 n_val=1000 head=ridge|logistic alpha=1e-3 n_inits=1 batch_size=250")
+    p.add_argument("--early-stop", choices=("none", "curve"), help="train estimator only: stop each network's training "
+                   "once its PEng4NN learning-curve prediction has converged, and score it by the predicted error "
+                   "(same as -E early_stop=...; default none)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--workers", type=int, help="evaluate in parallel on a local Dask cluster of N worker processes "
                    "(one GPU each where there are GPUs); 1 = in this process (default 1)")
@@ -150,6 +153,10 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     values["estimator_options"] = parse_options(
         values.get("estimator_options", []), lookup(estimators.ESTIMATORS, estimator), "estimator", reserved=("seed",)
     )
+    if "early_stop" in given:
+        if estimator != "train":
+            raise UsageError(f"--early-stop needs --estimator train (got {estimator})")
+        values["estimator_options"]["early_stop"] = given["early_stop"]
     values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', 'cifar10')}-seed{values.get('seed', 0)}"))
     config = SearchConfig(**values)
     validate(config)

@@ -3,19 +3,25 @@ epochs on the training subset and report its error on the validation subset.
 
 The recipe is NAS-Bench-201's, shortened: SGD with Nesterov momentum 0.9, weight decay
 5e-4, cosine learning-rate decay to zero, batches of 128, no data augmentation.
+
+With ``early_stop="curve"`` training ends early once the PEng4NN engine
+(``monas.curves``) has a converged prediction of the final validation accuracy.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monas.curves import CurveStopper
 from monas.data import ScoringData
 from monas.estimators.base import EstimationError, Estimator, deterministic_kernels
 from monas.registry import ESTIMATORS
+
+EARLY_STOP = ("none", "curve")
 
 
 @ESTIMATORS.register("train")
@@ -31,6 +37,20 @@ class ShortTraining(Estimator):
     ``n_val`` validation images. ``seed`` seeds the initialisation
     and the shuffling, so the same seed gives the same error (on CUDA, up to the
     reduction order of atomic kernels that cuDNN's deterministic mode does not cover).
+
+    ``early_stop="curve"``: the validation error is measured as above (batch-norm
+    recalibration included) every half epoch and fed to a ``CurveStopper`` over
+    ``epochs``; once its prediction of the accuracy at ``epochs`` has converged,
+    training stops and the estimate is the PREDICTED error at ``epochs`` (100 - the
+    predicted accuracy), so that networks stopped at different times are compared at
+    the same nominal budget. A network whose prediction never converges trains to
+    the end and gets its error measured at ``epochs``, as with ``early_stop="none"``
+    (the same number for networks that draw no random numbers in training mode, as
+    the measurements then leave the training unchanged).
+    ``stop_below`` > 0 (accuracy in %) also stops a network as soon as even the
+    optimistic prediction (the highest of the last 3, plus the 0.5-point tolerance)
+    is below it: a network that cannot reach that accuracy is not trained further, and
+    its estimate is its latest predicted error.
     """
 
     name = "train"
@@ -45,6 +65,8 @@ class ShortTraining(Estimator):
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
         seed: int = 0,
+        early_stop: str = "none",
+        stop_below: float = 0.0,
     ) -> None:
         if n_train < 2 or n_val < 1:
             raise ValueError("train needs n_train >= 2 and n_val >= 1")
@@ -52,6 +74,10 @@ class ShortTraining(Estimator):
             raise ValueError("epochs must be >= 1 and batch_size >= 2")
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr}")
+        if early_stop not in EARLY_STOP:
+            raise ValueError(f"unknown early_stop {early_stop!r} (known: {', '.join(EARLY_STOP)})")
+        if not 0.0 <= stop_below <= 100.0 or (stop_below > 0 and early_stop == "none"):
+            raise ValueError("stop_below is an accuracy in % (0 = off) and needs early_stop=curve")
         self.n_train = n_train
         self.n_val = n_val
         self.epochs = epochs
@@ -60,27 +86,61 @@ class ShortTraining(Estimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.seed = seed
+        self.early_stop = early_stop
+        self.stop_below = stop_below
+
+    def knobs(self) -> dict:
+        """The settings that determine the estimate; without early stopping the
+        early-stopping settings are left out, so such runs record what they always did."""
+        knobs = super().knobs()
+        if self.early_stop == "none":
+            del knobs["early_stop"], knobs["stop_below"]
+        return knobs
 
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
         # The generators stay seeded through training, for layers that draw random
         # numbers in their forward pass (dropout); the caller's state is restored after.
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self.seed)
-            return self._train_and_validate(build().to(device), data)
+            net = build().to(device)
+            if self.early_stop == "none":
+                self.train(net, data)
+                return self.error(net, data)
+            stopper = CurveStopper(float(self.epochs), stop_below=self.stop_below)
+            errors: list[float] = []
 
-    def _train_and_validate(self, net: nn.Module, data: ScoringData) -> float:
+            def checkpoint(epoch: float) -> bool:
+                errors.append(self.error(net, data))
+                return stopper.update(epoch, 100.0 - errors[-1])
+
+            if self.train(net, data, checkpoint) < self.epochs:
+                # The curve may extrapolate beyond [0, 100] % (see monas.curves).
+                return 100.0 - min(100.0, max(0.0, stopper.prediction))
+            return errors[-1]
+
+    def train(self, net: nn.Module, data: ScoringData, checkpoint: Callable[[float], bool] | None = None) -> float:
+        """Train ``net`` in place on ``data``'s training subset with the recipe above;
+        return the number of epochs trained (``epochs`` unless stopped).
+
+        ``checkpoint(epoch)``, when given, is called every half epoch (epoch = 0.5, 1.0,
+        ..., ``epochs``; after half of an epoch's batches, rounded up, and at its end;
+        an epoch of a single batch has no half-epoch point) and may use ``net`` in
+        any mode; returning True ends training there. The learning-rate schedule is
+        that of the full ``epochs`` either way."""
         order = torch.Generator().manual_seed(self.seed)
         n = len(data.train_x)
         steps_per_epoch = sum(1 for i in range(0, n, self.batch_size) if n - i >= 2)
         total_steps = self.epochs * steps_per_epoch
+        halfway = (steps_per_epoch + 1) // 2
         optimizer = torch.optim.SGD(
             net.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, nesterov=True
         )
         step = 0
         with deterministic_kernels():
-            net.train()
-            for _ in range(self.epochs):
+            for epoch in range(self.epochs):
+                net.train()
                 perm = torch.randperm(n, generator=order).to(data.train_x.device)
+                done = 0  # steps of this epoch
                 for i in range(0, n, self.batch_size):
                     idx = perm[i : i + self.batch_size]
                     if len(idx) < 2:
@@ -94,6 +154,19 @@ class ShortTraining(Estimator):
                     loss.backward()
                     optimizer.step()
                     step += 1
+                    done += 1
+                    if checkpoint is not None and done == halfway < steps_per_epoch:
+                        if checkpoint(epoch + 0.5):
+                            return epoch + 0.5
+                        net.train()
+                if checkpoint is not None and checkpoint(epoch + 1.0):
+                    return epoch + 1.0
+        return float(self.epochs)
+
+    def error(self, net: nn.Module, data: ScoringData) -> float:
+        """Validation error (%) of ``net`` as the estimate measures it: batch-norm
+        statistics recalibrated over the training subset, then evaluated in eval mode."""
+        with deterministic_kernels():
             self.recalibrate_batch_norm(net, data.train_x)
             return self.validation_error(net, data)
 

@@ -169,3 +169,41 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(small_run, tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a readable checkpoint" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_early_stop_flag_sets_the_train_estimator_option():
+    from monas.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--estimator", "train", "--early-stop", "curve", "-E", "stop_below=40"])
+    config, _, _ = config_from_args(args)
+    assert config.estimator_options == {"early_stop": "curve", "stop_below": 40.0}
+    config, _, _ = config_from_args(build_parser().parse_args(["--estimator", "train"]))
+    assert config.estimator_options == {}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--early-stop", "curve"], "--early-stop needs --estimator train (got rwe)"),
+        (["--estimator", "synflow", "--early-stop", "none"], "--early-stop needs --estimator train (got synflow)"),
+        (["--estimator", "train", "--early-stop", "patience"], "invalid choice: 'patience'"),
+        (["--estimator", "train", "-E", "stop_below=50"], "needs early_stop=curve"),
+    ],
+)
+def test_bad_early_stop_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    assert main([*argv, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_search_with_early_stopped_training(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--dataset", "digits", "--space", "nb201", "-S", "channels=4", "-S", "cells_per_stage=1", "--estimator", "train",
+            "--early-stop", "curve", "-E", "n_train=100", "-E", "n_val=50", "-E", "epochs=2", "-E", "batch_size=32",
+            "--pop-size", "2", "--generations", "1", "--seed", "1", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["estimator_knobs"]["early_stop"] == "curve"
+    archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
+    assert len(archive) == 2 and all(row["status"] == "ok" and 0 <= row["objectives"]["error"] <= 100 for row in archive)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import monas.estimators.train as train_module
 from monas.data import load_dataset, scoring_data
 from monas.estimators import ESTIMATORS
 from search_spaces import SPACES
@@ -64,3 +65,82 @@ def test_random_layers_are_seeded_and_the_global_generator_is_left_alone(data):
     b = estimator.estimate("mlp", build, data, torch.device("cpu"))
     assert a == b < 60.0
     assert torch.equal(torch.rand(1), expected_next)
+
+
+# Early stopping (PEng4NN). A small MLP with batch norm keeps these fast.
+
+
+def mlp():
+    return torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(256, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+    )
+
+
+CURVE_KNOBS = {"n_train": 400, "n_val": 200, "epochs": 10, "batch_size": 32, "lr": 0.01}
+
+
+@pytest.fixture
+def stoppers(monkeypatch):
+    """The CurveStoppers the estimator makes, recorded."""
+    made = []
+
+    class Recorded(train_module.CurveStopper):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(train_module, "CurveStopper", Recorded)
+    return made
+
+
+def test_checkpoints_come_every_half_epoch_and_can_stop_training(data):
+    estimator = ESTIMATORS.create("train", **CURVE_KNOBS)
+    seen = []
+    torch.manual_seed(0)
+    assert estimator.train(mlp(), data, lambda epoch: seen.append(epoch) or False) == 10.0
+    assert seen == [k / 2 for k in range(1, 21)]
+    seen.clear()
+    assert estimator.train(mlp(), data, lambda epoch: seen.append(epoch) or epoch == 1.5) == 1.5
+    assert seen == [0.5, 1.0, 1.5]
+
+
+def test_converged_prediction_stops_training_and_is_the_estimate(data, stoppers):
+    error = ESTIMATORS.create("train", early_stop="curve", **CURVE_KNOBS).estimate("mlp", mlp, data, torch.device("cpu"))
+    (stopper,) = stoppers
+    assert stopper.converged and not stopper.hopeless
+    assert stopper.epochs[-1] < 10.0  # measured: converged after 4.5 of 10 epochs
+    assert error == pytest.approx(100.0 - stopper.prediction)
+    full = ESTIMATORS.create("train", **CURVE_KNOBS).estimate("mlp", mlp, data, torch.device("cpu"))
+    assert abs(error - full) < 3.0  # measured: 5.97 predicted, 5.0 after full training
+
+
+def test_without_convergence_the_measured_error_is_returned(data, monkeypatch):
+    class NeverConverges(train_module.CurveStopper):
+        def update(self, epoch, accuracy):
+            super().update(epoch, accuracy)
+            return False
+
+    monkeypatch.setattr(train_module, "CurveStopper", NeverConverges)
+    curve = ESTIMATORS.create("train", early_stop="curve", **CURVE_KNOBS).estimate("mlp", mlp, data, torch.device("cpu"))
+    none = ESTIMATORS.create("train", **CURVE_KNOBS).estimate("mlp", mlp, data, torch.device("cpu"))
+    assert curve == none  # the half-epoch measurements leave the training unchanged
+
+
+def test_networks_below_stop_below_are_given_up_early(data, stoppers):
+    error = ESTIMATORS.create("train", early_stop="curve", stop_below=99.5, **CURVE_KNOBS).estimate(
+        "mlp", mlp, data, torch.device("cpu")
+    )
+    (stopper,) = stoppers
+    assert stopper.hopeless and not stopper.converged and stopper.epochs[-1] == 2.5
+    assert error == pytest.approx(100.0 - stopper.prediction) and error > 0.5
+
+
+def test_early_stop_settings_are_checked_and_recorded():
+    with pytest.raises(ValueError, match="early_stop"):
+        ESTIMATORS.create("train", early_stop="patience")
+    with pytest.raises(ValueError, match="stop_below"):
+        ESTIMATORS.create("train", stop_below=50.0)
+    with pytest.raises(ValueError, match="stop_below"):
+        ESTIMATORS.create("train", early_stop="curve", stop_below=120.0)
+    knobs = ESTIMATORS.create("train", early_stop="curve", stop_below=60.0).knobs()
+    assert knobs["early_stop"] == "curve" and knobs["stop_below"] == 60.0
