@@ -73,7 +73,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-archs", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the estimators")
-    p.add_argument("--estimators", default="rwe,rwe-plain,params,macs,synflow,naswot")
+    p.add_argument("--estimators", default="rwe,rwe-plain,params,macs,synflow,naswot,ensemble")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="option for one estimator, e.g. rwe:n_train=1000")
     p.add_argument("-S", "--space-option", action="append", default=[], metavar="KEY=VALUE", help="nb201 space option")

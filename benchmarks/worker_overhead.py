@@ -46,9 +46,10 @@ def measured(evaluate: Evaluator, genome: np.ndarray, generation: int) -> Evalua
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("-S", "--space-option", action="append", default=["init_channels=8", "layers=5"], metavar="KEY=VALUE")
+    p.add_argument("-S", "--space-option", action="append", metavar="KEY=VALUE", help="darts option (init_channels=8 layers=5)")
     args = p.parse_args()
-    space = SPACES.create("darts", **parse_options(args.space_option, SPACES.get("darts"), "space"))
+    options = args.space_option or ["init_channels=8", "layers=5"]
+    space = SPACES.create("darts", **parse_options(options, SPACES.get("darts"), "space"))
     images = load_dataset("cifar10", args.data_dir)
     estimator = ESTIMATORS.create("rwe", seed=0)
     data = scoring_data(images, estimator.n_train, estimator.n_val, seed=0)

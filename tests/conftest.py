@@ -38,3 +38,15 @@ def small_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "digits"
     assert main([*SMALL_RUN_ARGS, "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on a loaded 2-core machine two threads per process
+    oversubscribe the cores and a tiny training run takes ten times as long."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -54,3 +54,56 @@ def test_parallel_speedup_tiny():
                 "-E", "n_train=100", "-E", "n_val=50")
     assert lines[-2] == "same networks and objectives: True"
     assert re.fullmatch(r"workers=2 speedup=\d+\.\d+", lines[-1])
+
+
+def test_train_throughput_tiny():
+    data = shared_data("cifar10")
+    lines = run("train_throughput.py", "--data-dir", str(data), "--steps", "2", "--batch-size", "8", "--init-channels", "4",
+                "--layers", "3", "--repeats", "1", "--workers", "0")
+    assert re.fullmatch(r"bare: \d+\.\d images/s .*", lines[-3]) and re.fullmatch(r"train_cifar: \d+\.\d images/s .*", lines[-2])
+    assert re.fullmatch(r"train_over_bare=\d+\.\d{3}", lines[-1])
+
+
+def test_early_stop_replay_on_synthetic_curves(tmp_path):
+    import json
+
+    import numpy as np
+
+    # Clean saturating curves converge within a few epochs on a prediction that keeps
+    # the order of their limits.
+    x = np.arange(1, 21) / 2
+    curves = [{"arch": f"net{i}", "epochs": x.tolist(), "accuracies": (limit - 40 * np.exp(-0.5 * x)).tolist()}
+              for i, limit in enumerate([50.0, 60.0, 70.0, 80.0])]
+    path = tmp_path / "curves.json"
+    path.write_text(json.dumps({"settings": {"epochs": 10}, "curves": curves}))
+    lines = run("early_stop.py", "--curves", str(path), "--k", "2")
+    saved, recall = re.fullmatch(r"epochs_saved=(\d\.\d+) topk_recall=(\d\.\d+)", lines[-1]).groups()
+    assert 0.4 < float(saved) < 0.8 and float(recall) == 1.0
+    assert "stopped early: 4 of 4" in "\n".join(lines)
+
+
+def test_early_stop_generates_real_curves_tiny(tmp_path):
+    data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    path = tmp_path / "curves.json"
+    lines = run("early_stop.py", "--generate", "--curves", str(path), "--n-archs", "1", "--epochs", "1", "--n-train", "40",
+                "--n-val", "20", "--channels", "2", "--batch-size", "16", "--data-dir", str(data), "--table", str(table))
+    assert re.fullmatch(r"epochs_saved=0\.0000 topk_recall=1\.0000", lines[-1])
+    import json
+
+    (curve,) = json.loads(path.read_text())["curves"]
+    assert curve["epochs"] == [0.5, 1.0] and all(0 <= a <= 100 for a in curve["accuracies"])
+
+
+def test_prune_proxy_tiny(tmp_path):
+    data = shared_data("cifar10")
+    lines = run("prune_proxy.py", "--data-dir", str(data), "--n-train", "200", "--n-test", "50", "--init-channels", "4",
+                "--layers", "3", "--max-epochs", "2", "--trials", "2", "--out", str(tmp_path))
+    assert re.fullmatch(r"time_saved=-?\d+\.\d+ acc_gap_pp=-?\d+\.\d+", lines[-1])
+    assert (tmp_path / "proxy" / "final.json").exists() and (tmp_path / "full" / "final.json").exists()
+
+
+def test_worker_overhead_tiny():
+    data = shared_data("cifar10")
+    lines = run("worker_overhead.py", "--data-dir", str(data), "-S", "init_channels=4", "-S", "layers=3")
+    cpu, faults = re.fullmatch(r"worker_over_main_cpu=(\d+\.\d+) worker_over_main_faults=(\d+\.\d+)", lines[-1]).groups()
+    assert float(faults) < 3  # 19x before workers got a fixed mmap threshold
