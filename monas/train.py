@@ -399,6 +399,8 @@ def train(
         state.finished = True
     state.seconds = time.perf_counter() - wall_start
     save_checkpoint()
+    if metrics is not None:
+        metrics.close()
     result = state.result(steps_per_epoch, stopper)
     result.preempted = stop_reason == "preempted"
     return result
@@ -597,3 +599,8 @@ class _MetricsWriter:
             for key in ("lr", "train_loss", "loss", "accuracy", "top5"):
                 self.board.add_scalar(key, row[key], row["step"])
             self.board.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer (and its background thread)."""
+        if self.board is not None:
+            self.board.close()

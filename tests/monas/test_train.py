@@ -66,6 +66,17 @@ def test_preempted_run_resumes_bit_identically(tmp_path):
     assert metrics[0].startswith("epoch,step,lr") and len(metrics) == 1 + 4
 
 
+def test_metrics_also_go_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = train(network(), data(), data(16, seed=1), TrainConfig(**FAST), CPU, out_dir=tmp_path)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    accuracy = events.Scalars("accuracy")
+    assert [e.step for e in accuracy] == [row["step"] for row in result.history] == [2, 4, 6, 8]
+    assert [e.value for e in accuracy] == pytest.approx([row["accuracy"] for row in result.history])
+
+
 def test_finished_run_resumes_to_its_result_and_other_settings_are_refused(tmp_path):
     train_data, test_data = data(), data(16, seed=1)
     config = TrainConfig(**FAST)
