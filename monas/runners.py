@@ -118,7 +118,7 @@ def make_runner(
     """A SerialRunner for one local worker; otherwise a DaskRunner on the cluster at
     ``scheduler``, on ``workers`` SLURM jobs started with the ``slurm`` settings, or
     on a local cluster of ``workers`` single-threaded processes (one GPU each through
-    dask-cuda when ``gpus`` > 0)."""
+    dask-cuda when ``gpus`` > 0; ClusterError when it is not installed)."""
     if scheduler is None and slurm is None and workers <= 1:
         return SerialRunner(evaluate)
     from distributed import Client, LocalCluster
@@ -131,7 +131,11 @@ def make_runner(
         return DaskRunner(evaluate, Client(cluster), owned=[cluster])
     with _worker_environ():
         if gpus:
-            from dask_cuda import LocalCUDACluster  # one worker per visible GPU
+            try:
+                from dask_cuda import LocalCUDACluster  # one worker per visible GPU
+            except ImportError:
+                raise ClusterError("--workers on a GPU machine needs dask-cuda: pip install 'monas[gpu]' "
+                                   "(or dask-cuda), or use --workers 1") from None
 
             cluster = LocalCUDACluster(n_workers=min(workers, gpus), threads_per_worker=1)
             return DaskRunner(evaluate, Client(cluster), owned=[cluster])

@@ -2,6 +2,7 @@ import functools
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from monas.cli import main
 from monas.evaluation import Evaluation
-from monas.runners import SerialRunner, make_runner, slurm_cluster
+from monas.runners import ClusterError, SerialRunner, make_runner, slurm_cluster
 from tests.conftest import SMALL_RUN_ARGS
 
 
@@ -84,3 +85,9 @@ def test_local_workers_keep_glibc_from_page_faulting_every_tensor():
 def test_an_unknown_slurm_setting_is_named():
     with pytest.raises(ValueError, match="bad SLURM cluster setting in --cluster-config: Got unexpected keyword argument 'gpus_per_node'"):
         slurm_cluster({"cores": 1, "memory": "1GB", "gpus_per_node": 2})
+
+
+def test_gpu_workers_without_dask_cuda_are_refused_plainly(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)  # import fails as if not installed
+    with pytest.raises(ClusterError, match="needs dask-cuda: pip install"):
+        make_runner(lambda genome, generation: None, workers=2, gpus=1)
