@@ -11,7 +11,9 @@ the report looks it up in the table).
 
     python benchmarks/rwe_ablation.py --n-archs 300 --seed 1 --save rwe_ablation_seed1.json
 
-The plain RWE of the paper is variant ``plain``, features ``final``, ridge.
+The plain RWE of the paper is variant ``plain``, features ``final``, ridge. ``--sgd``
+adds SGD-trained softmax heads on per-stage features of 2,000 images, without and with
+augmentation (variant name suffixed ``+aug``; its seconds include the extra passes).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,6 +69,10 @@ FEATURES = {
     "stages_gap_std": [(1, "gap"), (2, "gap"), (3, "gap"), (1, "std"), (2, "std"), (3, "std")],
 }
 BATCH = 250
+# SGD heads (--sgd): softmax regression on standardised features, momentum 0.9, batches
+# of 100, cosine learning rate from SGD_LR, weight decay SGD_WD; with augmentation each
+# epoch reads one of SGD_AUG_COPIES feature sets of randomly cropped and flipped images.
+SGD_EPOCHS, SGD_LR, SGD_WD, SGD_AUG_COPIES = 30, 0.1, 5e-4, 4
 
 
 def initialise(net: nn.Module, how: str, images: torch.Tensor) -> None:
@@ -127,6 +134,42 @@ def pooled_features(net: nn.Module, images: torch.Tensor) -> dict[tuple[int, str
     return {k: torch.cat(v) for k, v in parts.items()}
 
 
+def sgd_error(epoch_features: list[torch.Tensor], train_y: torch.Tensor, val_f: torch.Tensor, val_y: torch.Tensor,
+              seed: int) -> float:
+    """Validation error (%) of a linear softmax head trained for SGD_EPOCHS epochs by SGD;
+    epoch e reads ``epoch_features[e % len(epoch_features)]`` (the same images, possibly
+    augmented differently). Features are standardised by the first set's statistics."""
+    first = epoch_features[0].double()
+    mean, std = first.mean(0), first.std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    norm = lambda f: ((f.double() - mean) / std).float()  # noqa: E731
+    sets = [norm(f) for f in epoch_features]
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    head = nn.Linear(first.shape[1], int(max(train_y.max(), val_y.max())) + 1).to(first.device)
+    optimiser = torch.optim.SGD(head.parameters(), lr=SGD_LR, momentum=0.9, weight_decay=SGD_WD)
+    steps_per_epoch = -(-len(first) // 100)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, SGD_EPOCHS * steps_per_epoch)
+    with torch.enable_grad():
+        for epoch in range(SGD_EPOCHS):
+            order = torch.randperm(len(first), generator=generator).to(first.device)
+            for batch in order.split(100):
+                loss = nn.functional.cross_entropy(head(sets[epoch % len(sets)][batch]), train_y[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+    with torch.no_grad():
+        return float(100.0 * (head(norm(val_f)).argmax(1) != val_y).float().mean())
+
+
+def augmented(images: torch.Tensor, seed: int) -> torch.Tensor:
+    """``images`` each randomly cropped (zero padding 4, i.e. the mean after
+    normalisation) and flipped, the standard CIFAR augmentation, seeded."""
+    crop_flip = v2.Compose([v2.RandomCrop(images.shape[-1], padding=4), v2.RandomHorizontalFlip()])
+    torch.manual_seed(seed)
+    return torch.stack([crop_flip(image) for image in images.cpu()]).to(images.device)
+
+
 def balanced_prefix(labels: torch.Tensor, n: int) -> torch.Tensor:
     """Indices of the first n // classes images of each class."""
     classes = int(labels.max()) + 1
@@ -141,6 +184,8 @@ def main() -> None:
     p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
     p.add_argument("--device", default="auto")
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--sgd", action="store_true", help="also SGD heads, with and without augmentation, on per-stage "
+                   "features of 2,000 images (augmented: SGD_AUG_COPIES extra forward passes of them)")
     p.add_argument("--save", required=True)
     args = p.parse_args()
     device = resolve_device(args.device)
@@ -188,6 +233,18 @@ def main() -> None:
                 else:
                     error = ridge_error(tr, data.train_y[subsets[n]], va, data.val_y, alpha)
                 row["errors"][f"{name}|{fset}|ridge|{n}|{alpha:g}"] = error
+            if args.sgd:
+                fset, subset = FEATURES["stages"], subsets[2000]
+                tr = torch.cat([train_f[key] for key in fset], 1)[subset]
+                va = torch.cat([val_f[key] for key in fset], 1)
+                row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
+                sync()
+                t0 = time.perf_counter()
+                copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(SGD_AUG_COPIES)]
+                sync()
+                row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
+                row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
+                    [torch.cat([c[key] for key in fset], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
             if name == "plain":
                 for fset in ("final", "stages"):
                     tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[subsets[2000]]
