@@ -60,6 +60,20 @@ def combination(d: dict, key: str, w_params: float, w_naswot: float, ref: dict) 
     )
 
 
+def log_rank(score: np.ndarray) -> np.ndarray:
+    """log of each network's share of the sample it beats on ``score`` (higher = better),
+    smoothed by half a network: the quantity the ``ensemble`` estimator sums."""
+    from scipy.stats import rankdata
+
+    return np.log((rankdata(score) - 0.5) / len(score))
+
+
+def signals(d: dict, key: str) -> dict[str, np.ndarray]:
+    """Scores (higher = better) the rank ensembles combine: #params, NASWOT, SynFlow and
+    the RWE setting ``key``."""
+    return {"params": d["params"], "naswot": -d["naswot"], "synflow": -d["synflow"], "rwe": -d["errors"][key]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("tune")
@@ -103,6 +117,20 @@ def main() -> None:
             r = metrics(combination(report, key, *best, tune), report)
             line += f" {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} |"
         print(line)
+
+    key = "bn=eval|stages|ridge|2000|0.001"  # the default rwe
+    if key in tune["errors"] and (report is None or key in report["errors"]):
+        print(f"\nRank ensembles (sum of log rank shares within the sample; rwe = {key.replace('|', ' / ')}):")
+        print("| members | tune Kendall | tune within |" + (" report Kendall | report Spearman | report within |" if report else ""))
+        print("|---|---|---|" + ("---|---|---|" if report else ""))
+        for size in (2, 3, 4):
+            for members in itertools.combinations(("params", "naswot", "synflow", "rwe"), size):
+                t = metrics(sum(log_rank(signals(tune, key)[m]) for m in members), tune)
+                line = f"| {'+'.join(members)} | {t[0]:.3f} | {t[2]:.3f} |"
+                if report:
+                    r = metrics(sum(log_rank(signals(report, key)[m]) for m in members), report)
+                    line += f" {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} |"
+                print(line)
 
 
 if __name__ == "__main__":
