@@ -55,14 +55,36 @@ class DaskRunner:
         self.client = client
         self.threads = threads
         self._owned = list(owned)  # a cluster this runner started and must close
+        self._raw = evaluate
         self._evaluate = client.scatter(evaluate, broadcast=True, hash=False)
 
+    def _submit(self, job: Job):
+        genome, generation = job
+        return self.client.submit(_evaluate_on_worker, self._evaluate, genome, generation, self.threads, pure=False)
+
     def __call__(self, jobs: Sequence[Job]) -> Iterator[Evaluation]:
+        from concurrent.futures import CancelledError
+
         from distributed import as_completed
 
-        futures = [self.client.submit(_evaluate_on_worker, self._evaluate, g, gen, self.threads, pure=False) for g, gen in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+        futures = {self._submit(job): job for job in jobs}
+        resubmitted = 0
+        pending = as_completed(futures)
+        for future in pending:
+            try:
+                yield future.result()
+            except CancelledError:
+                # Scattered data cannot be recomputed: a worker that dies while holding
+                # the only replica of the evaluator takes it along, and Dask cancels the
+                # tasks that need it. Scatter it again and re-run them (a bounded number
+                # of times, so that a cluster that keeps losing workers still fails).
+                if resubmitted >= 2 * len(jobs):
+                    raise
+                resubmitted += 1
+                self._evaluate = self.client.scatter(self._raw, broadcast=True, hash=False)
+                retry = self._submit(futures[future])
+                futures[retry] = futures[future]
+                pending.add(retry)
 
     def close(self) -> None:
         """Close the client, and the cluster when this runner started it."""
