@@ -67,7 +67,7 @@ class DaskRunner:
 
         from distributed import as_completed
 
-        futures = {self._submit(job): job for job in jobs}
+        futures = {self._submit(job): (job, self._evaluate) for job in jobs}
         resubmitted = 0
         pending = as_completed(futures)
         for future in pending:
@@ -76,14 +76,17 @@ class DaskRunner:
             except CancelledError:
                 # Scattered data cannot be recomputed: a worker that dies while holding
                 # the only replica of the evaluator takes it along, and Dask cancels the
-                # tasks that need it. Scatter it again and re-run them (a bounded number
-                # of times, so that a cluster that keeps losing workers still fails).
+                # tasks that need it. Scatter it again (once per loss, not per cancelled
+                # task) and re-run them, a bounded number of times, so that a cluster
+                # that keeps losing workers still fails.
                 if resubmitted >= 2 * len(jobs):
                     raise
                 resubmitted += 1
-                self._evaluate = self.client.scatter(self._raw, broadcast=True, hash=False)
-                retry = self._submit(futures[future])
-                futures[retry] = futures[future]
+                job, scattered = futures[future]
+                if scattered is self._evaluate:
+                    self._evaluate = self.client.scatter(self._raw, broadcast=True, hash=False)
+                retry = self._submit(job)
+                futures[retry] = (job, self._evaluate)
                 pending.add(retry)
 
     def close(self) -> None:
