@@ -35,7 +35,7 @@ from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
-from monas.estimators.heads import head_error, ridge_error  # noqa: E402
+from monas.estimators.heads import head_error, ridge_error, standardiser  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 from search_spaces.nb201 import InferCell  # noqa: E402
@@ -139,9 +139,8 @@ def sgd_error(epoch_features: list[torch.Tensor], train_y: torch.Tensor, val_f: 
     """Validation error (%) of a linear softmax head trained for SGD_EPOCHS epochs by SGD;
     epoch e reads ``epoch_features[e % len(epoch_features)]`` (the same images, possibly
     augmented differently). Features are standardised by the first set's statistics."""
-    first = epoch_features[0].double()
-    mean, std = first.mean(0), first.std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
+    first = epoch_features[0]
+    mean, std = standardiser(first)
     norm = lambda f: ((f.double() - mean) / std).float()  # noqa: E731
     sets = [norm(f) for f in epoch_features]
     generator = torch.Generator(device="cpu").manual_seed(seed)

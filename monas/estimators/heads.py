@@ -35,10 +35,8 @@ def ridge_error(train_f: torch.Tensor, train_y: torch.Tensor, val_f: torch.Tenso
     ``StandardScaler`` (targets +-1, intercept), solved in float64 on the features'
     own device, so GPU features need no copy to the host.
     """
-    x = train_f.double()
-    mean, std = x.mean(0), x.std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    x = (x - mean) / std
+    mean, std = standardiser(train_f)
+    x = (train_f.double() - mean) / std
     classes = int(max(train_y.max(), val_y.max())) + 1
     y = -torch.ones(len(x), classes, dtype=torch.float64, device=x.device)
     y[torch.arange(len(x)), train_y] = 1.0
@@ -47,3 +45,11 @@ def ridge_error(train_f: torch.Tensor, train_y: torch.Tensor, val_f: torch.Tenso
     weights = torch.linalg.solve(gram, x.T @ (y - y_mean))
     scores = ((val_f.double() - mean) / std) @ weights + y_mean
     return float(100.0 * (scores.argmax(1) != val_y).double().mean())
+
+
+def standardiser(train_f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 per-feature mean and deviation of ``train_f`` (deviation 1 where a feature
+    is constant), as scikit-learn's ``StandardScaler`` computes them."""
+    x = train_f.double()
+    mean, std = x.mean(0), x.std(0, unbiased=False)
+    return mean, torch.where(std > 0, std, torch.ones_like(std))
