@@ -7,7 +7,7 @@ of the local cluster that
 ``--workers 2`` starts (``monas.runners.make_runner``), which is where Dask's worker
 environment used to make every evaluation 2-3x dearer (see docs/benchmarks.md).
 
-    python benchmarks/worker_overhead.py [-S init_channels=8 -S layers=5]
+    python benchmarks/worker_overhead.py [-S init_channels=8 -S layers=5] [--without-fix]
 
 Ends with ``worker_over_main_cpu=<x> worker_faults=<n> main_faults=<n>``.
 """
@@ -31,7 +31,7 @@ from monas.cli import parse_options  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.evaluation import Evaluation, Evaluator  # noqa: E402
-from monas.runners import make_runner  # noqa: E402
+from monas.runners import WORKER_ENVIRON, make_runner  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 
 
@@ -48,9 +48,13 @@ def measured(evaluate: Evaluator, genome: np.ndarray, generation: int) -> Evalua
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    p.add_argument("--without-fix", action="store_true", help="start workers without monas.runners.WORKER_ENVIRON, "
+                   "as Dask alone would, to show what it fixes")
     p.add_argument("--repeats", type=int, default=3, help="measured evaluations in each place")
     p.add_argument("-S", "--space-option", action="append", metavar="KEY=VALUE", help="darts option (init_channels=8 layers=5)")
     args = p.parse_args()
+    if args.without_fix:
+        WORKER_ENVIRON.clear()
     options = args.space_option or ["init_channels=8", "layers=5"]
     space = SPACES.create("darts", **parse_options(options, SPACES.get("darts"), "space"))
     images = load_dataset("cifar10", args.data_dir)
