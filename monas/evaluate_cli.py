@@ -23,7 +23,7 @@ from monas import estimators
 from monas.cli import OneLineParser, UsageError, lookup, parse_options, run_command, validate
 from monas.data import DATASETS, load_dataset, scoring_data
 from monas.evaluation import Evaluation, Evaluator
-from monas.record import atomic_write
+from monas.io import atomic_write
 from monas.device import resolve_device
 from monas.search import SearchConfig
 from search_spaces.base import ArchitectureError, SearchSpace

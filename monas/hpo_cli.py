@@ -33,7 +33,8 @@ from monas.complexity import count_complexity
 from monas.data import DATASETS, load_dataset, stratified_split
 from monas.device import resolve_device
 from monas.pruning import prune
-from monas.record import RunDirError, RunRecord, atomic_write
+from monas.io import RunDirError, atomic_write
+from monas.record import RunRecord
 from monas.train import TrainConfig, train
 from monas.train_cli import add_source_flags, genotypes_from_args
 from monas.tuning import BEST, BEST_FLAGS, TRIALS, TrainingObjective, training_space, tune, write_best

@@ -44,7 +44,7 @@ from monas.augment import (
     small_image_train_transform,
 )
 from monas.distributed import rank_and_world
-from monas.record import atomic_write
+from monas.io import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"

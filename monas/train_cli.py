@@ -27,7 +27,7 @@ from monas.data import DATASETS, load_dataset
 from monas.device import resolve_device
 from monas.distributed import PreemptionFlag
 from monas.picks import Pick, PickError, choose, read_front, table
-from monas.record import atomic_write
+from monas.io import atomic_write
 from monas.train import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig, TrainingStateError, train
 from search_spaces.base import ArchitectureError, InputSpec
 from search_spaces.darts.genotypes import PRIMITIVES, parse_genotype

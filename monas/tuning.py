@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from monas.curves import CurveStopper
-from monas.record import append_line, atomic_write, read_lines
+from monas.io import append_line, atomic_write, read_lines
 from monas.train import RESUMABLE_CHANGES, TrainConfig, train
 
 TRIALS, BEST, BEST_FLAGS = "trials.jsonl", "best.json", "best_flags.txt"

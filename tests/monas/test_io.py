@@ -1,0 +1,87 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from monas.io import RunDirError, RunLock, SetAside, append_line, atomic_write, read_lines, refuse_links
+
+
+def test_append_line_refuses_a_symlink_and_writes_nothing_through_it(tmp_path):
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "archive.jsonl").symlink_to(outside)
+    with pytest.raises(RunDirError, match="symbolic link"):
+        append_line(run / "archive.jsonl", {"a": 1})
+    assert outside.read_text() == ""
+
+
+def test_append_line_refuses_a_dangling_symlink(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "archive.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")
+    with pytest.raises(RunDirError, match="symbolic link"):
+        append_line(run / "archive.jsonl", {"a": 1})
+    assert not (tmp_path / "elsewhere.jsonl").exists()
+
+
+def test_atomic_write_replaces_a_link_instead_of_writing_through_it(tmp_path):
+    outside = tmp_path / "outside.json"
+    outside.write_text("keep")
+    (tmp_path / "config.json").symlink_to(outside)
+    atomic_write(tmp_path / "config.json", "new")
+    assert outside.read_text() == "keep"
+    assert not (tmp_path / "config.json").is_symlink()
+    assert (tmp_path / "config.json").read_text() == "new"
+
+
+def test_lines_round_trip_and_a_torn_last_line_is_dropped(tmp_path):
+    path = tmp_path / "log.jsonl"
+    for i in range(3):
+        append_line(path, {"i": i})
+    with open(path, "a") as f:
+        f.write('{"i": 3')
+    assert read_lines(path) == [{"i": 0}, {"i": 1}, {"i": 2}]
+    path.write_text('{"i": 0}\nnot json\n{"i": 2}\n')
+    with pytest.raises(RunDirError, match="line 2 is corrupt"):
+        read_lines(path)
+
+
+def test_refuse_links_names_the_link(tmp_path):
+    (tmp_path / "plain.json").write_text("{}")
+    refuse_links(tmp_path)
+    (tmp_path / "pareto.json").symlink_to(tmp_path / "plain.json")
+    with pytest.raises(RunDirError, match="pareto.json is a symbolic link"):
+        refuse_links(tmp_path)
+    refuse_links(tmp_path, ["plain.json"])
+
+
+def test_a_second_process_cannot_take_the_lock_and_learns_the_holders_pid(tmp_path):
+    code = (
+        "import sys; from monas.io import RunLock, RunDirError\n"
+        "try:\n    RunLock(sys.argv[1]).acquire()\nexcept RunDirError as e:\n    print(e); sys.exit(3)\n"
+    )
+    with RunLock(tmp_path):
+        taken = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+        assert taken.returncode == 3
+        assert f"pid {os.getpid()}" in taken.stdout
+    free = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert free.returncode == 0, free.stdout + free.stderr
+
+
+def test_set_aside_restores_or_discards_the_old_run(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"old": True}))
+    (tmp_path / "archive.jsonl").write_text("{}\n")
+    aside = SetAside(tmp_path, ["config.json", "archive.jsonl"])
+    assert not (tmp_path / "config.json").exists()
+    (tmp_path / "config.json").write_text("new, failed run")
+    aside.restore()
+    assert json.loads((tmp_path / "config.json").read_text()) == {"old": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl", "config.json"]
+
+    aside = SetAside(tmp_path, ["config.json"])
+    aside.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl"]
