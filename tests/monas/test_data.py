@@ -67,3 +67,21 @@ def test_cifar10_image_folder_from_shared_data():
     data = scoring_data(train, 100, 50, seed=0)
     assert data.train_x.shape == (100, 3, 32, 32)
     assert len(load_dataset("cifar10", root, split="test")) == 10_000
+
+
+@pytest.mark.parametrize("content", [b"not an image at all", "truncated"])
+def test_a_corrupt_image_is_a_one_line_error_naming_the_file(tmp_path, content):
+    for c in ("a", "b"):
+        (tmp_path / "train" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (i * 50, 0, 0)).save(tmp_path / "train" / c / f"{i}.png")
+    bad = tmp_path / "train" / "b" / "1.png"
+    if content == "truncated":
+        Image.new("RGB", (64, 64), (1, 2, 3)).save(bad)
+        bad.write_bytes(bad.read_bytes()[:60])
+    else:
+        bad.write_bytes(content)
+    images = load_dataset("imagefolder", tmp_path)
+    with pytest.raises(DatasetError, match=r"1\.png is not a readable image") as info:
+        images.images(range(len(images)))
+    assert "\n" not in str(info.value)
