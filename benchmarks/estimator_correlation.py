@@ -37,7 +37,7 @@ from search_spaces import SPACES  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
 TRUTH = "cifar10_test_acc_200ep"
 # ZiCo (ICLR 2023) Table 3 and AZ-NAS (CVPR 2024), over all 15,625 networks.
-PUBLISHED = {"params": (0.57, 0.75), "macs": (0.54, 0.73), "synflow": (0.54, 0.73), "naswot": (0.58, 0.77), "zico": (0.61, 0.80), "az-nas": (0.741, None)}
+PUBLISHED = {"params": (0.57, 0.75), "macs": (0.54, 0.73), "synflow": (0.54, 0.73), "naswot": (0.58, 0.77), "zico": (0.61, 0.80), "jacov": (0.62, 0.80), "snip": (0.43, 0.59), "grad-norm": (0.33, 0.44), "az-nas": (0.741, None)}
 
 
 def sample_archs(n: int, seed: int, table) -> list[str]:
