@@ -11,14 +11,19 @@ correlation matrix of its images' J_i (the 1 x 1 matrix [1] for a single image),
 
 divided by the number of the class's images when the network has more than 100 output
 classes. The score is, as in the reference implementation, sum_c |s_c| for at most 100
-classes, else sum over pairs (c, c') of |s_c - s_c'| divided by the number of classes
-present. Computed in float64; the estimate is ``-score``.
+classes, else sum over ordered pairs (c, c') of |s_c - s_c'| divided by the number of
+classes scored; in that case, classes with a single image are left out (the reference
+skips them: its per-class division fails on them), and a minibatch without two images
+of one class cannot be scored (EstimationError: raise ``batch_size`` above the number of
+classes, since the scoring images are drawn class by class). Computed in float64; the
+estimate is ``-score``.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from monas.estimators.base import EstimationError
 from monas.estimators.zero_cost import MinibatchScore, ignores_input, input_jacobians
 from monas.registry import ESTIMATORS
 
@@ -33,14 +38,22 @@ def epe_nas_score(jacobians: torch.Tensor, labels: torch.Tensor, num_classes: in
     """The EPE-NAS score of the (N, D) per-image Jacobians with the images' ``labels``
     for a network with ``num_classes`` outputs."""
     jacobians = jacobians.to(torch.float64)
+    many = num_classes > MANY_CLASSES
     per_class = []
     for c in torch.unique(labels):
         rows = jacobians[labels == c]
-        corr = torch.corrcoef(rows) if len(rows) > 1 else torch.ones((1, 1), dtype=torch.float64, device=rows.device)
-        s = torch.log(corr.abs() + K).sum()
-        per_class.append(s / len(rows) if num_classes > MANY_CLASSES else s)
-    s = torch.stack(per_class)
-    if num_classes <= MANY_CLASSES:
+        if len(rows) == 1:
+            if not many:  # the correlation matrix of one image is [1]
+                per_class.append(torch.log(torch.tensor(1.0 + K, dtype=torch.float64)))
+            continue
+        s = torch.log(torch.corrcoef(rows).abs() + K).sum()
+        per_class.append(s / len(rows) if many else s)
+    if not per_class:
+        raise EstimationError(
+            f"epe-nas with {num_classes} classes needs two images of some class in the minibatch (raise batch_size)"
+        )
+    s = torch.stack([v.to(jacobians.device) for v in per_class])
+    if not many:
         return float(s.abs().sum())
     return float((s[:, None] - s[None, :]).abs().sum() / len(s))
 

@@ -15,6 +15,8 @@ the estimate is ``-score``, at most about N / k.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -29,8 +31,12 @@ MAX_BATCH = 9999
 
 
 def jacov_score(jacobians: torch.Tensor) -> float:
-    """The jacov score of the (N, D) per-image Jacobians."""
-    eigenvalues = torch.linalg.eigvalsh(torch.corrcoef(jacobians.to(torch.float64)))
+    """The jacov score of the (N, D) per-image Jacobians; NaN when one of them is
+    constant (its correlations are undefined)."""
+    corr = torch.corrcoef(jacobians.to(torch.float64))
+    if not torch.isfinite(corr).all():  # an image's Jacobian is constant: no correlation
+        return math.nan
+    eigenvalues = torch.linalg.eigvalsh(corr)
     return float(-(torch.log(eigenvalues + K) + 1.0 / (eigenvalues + K)).sum())
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from monas.data import load_dataset, scoring_data
-from monas.estimators import ESTIMATORS
+from monas.estimators import ESTIMATORS, EstimationError
 from monas.estimators.epe_nas import DISCONNECTED, K, epe_nas_score
 
 from tests.monas.estimators.cells import CONVS, DARTS, MIXED, NONES, estimate
@@ -62,8 +62,19 @@ def test_the_score_matches_hand_computed_class_correlations():
     s0 = 2 * math.log(1 + K) + 2 * math.log(abs(r) + K)
     s1 = math.log(1 + K)
     assert epe_nas_score(jacobians, labels, num_classes=10) == pytest.approx(abs(s0) + abs(s1), rel=1e-9)
-    # Over 100 classes: per-image averages, pairwise differences over the classes present.
-    assert epe_nas_score(jacobians, labels, num_classes=200) == pytest.approx(abs(s0 / 2 - s1), rel=1e-9)
+
+def test_over_100_classes_pairwise_differences_of_per_image_averages_without_single_images():
+    jacobians = torch.tensor(
+        [[1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 5.0], [0.0, 1.0, 0.0, 2.0], [2.0, 1.0, 0.0, 1.0], [3.0, 1.0, 4.0, 1.0]]
+    )
+    labels = torch.tensor([0, 0, 1, 1, 2])  # class 2 has a single image: left out
+    r0 = float(np.corrcoef(jacobians[:2].numpy())[0, 1])
+    r1 = float(np.corrcoef(jacobians[2:4].numpy())[0, 1])
+    s0 = (2 * math.log(1 + K) + 2 * math.log(abs(r0) + K)) / 2
+    s1 = (2 * math.log(1 + K) + 2 * math.log(abs(r1) + K)) / 2
+    assert epe_nas_score(jacobians, labels, num_classes=200) == pytest.approx(2 * abs(s0 - s1) / 2, rel=1e-9)
+    with pytest.raises(EstimationError, match="batch_size"):
+        epe_nas_score(jacobians[2:], labels[2:] + torch.tensor([0, 1, 2]), num_classes=200)
 
 
 def test_scores_darts_networks(data):

@@ -59,6 +59,8 @@ def test_the_score_matches_hand_computed_eigenvalues():
     parallel = torch.tensor([[1.0, 2.0, 3.0, 5.0], [2.0, 4.0, 6.0, 10.0]])
     expected = -(math.log(K) + 1 / K + math.log(2 + K) + 1 / (2 + K))
     assert jacov_score(parallel) == pytest.approx(expected, rel=1e-9)
+    # A constant Jacobian has no correlation: NaN, which the estimator reports as an error.
+    assert math.isnan(jacov_score(torch.tensor([[1.0, 2.0, 3.0, 5.0], [0.0, 0.0, 0.0, 0.0]])))
 
 
 def test_scores_darts_networks(data):
