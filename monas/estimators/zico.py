@@ -12,7 +12,9 @@ whose gradient varies across the minibatches (standard deviation > 0),
 mean and (population) standard deviation taken across the minibatches, as in the
 reference implementation (ZiCo's ``caculate_zico``); layers with no such weight add
 nothing. The ZiCo score is the sum over layers; the estimate is ``-score``. The
-reference scores NAS-Bench-201 with two minibatches.
+reference scores NAS-Bench-201 with two minibatches; by default they hold 8 images
+each here (``batch_size=16``), which keeps a full-size NAS-Bench-201 network near 0.3
+CPU seconds.
 """
 from __future__ import annotations
 

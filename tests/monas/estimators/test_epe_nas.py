@@ -24,7 +24,7 @@ def small(seed=0):
 
 def test_asks_for_one_minibatch():
     assert (small().n_train, small().n_val) == (30, 1)
-    assert ESTIMATORS.create("epe-nas").batch_size == 64
+    assert ESTIMATORS.create("epe-nas").batch_size == 32
 
 
 def test_same_seed_gives_the_same_score_and_the_seed_matters(data):
