@@ -47,10 +47,13 @@ from search_spaces import SPACES  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
 DEFAULT_DARTS_TABLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "darts" / "darts_cifar10_356.csv"
 TRUTH = "cifar10_test_acc_200ep"
-DARTS_TRUTH = "cifar10_val_acc"
-SAVE_EVERY = 25
-# NAS-Bench-201 CIFAR-10, whole space: ZiCo (ICLR 2023) Table 3, VKDNW (CVPR 2025) Table 1, AZ-NAS (CVPR 2024).
-PUBLISHED = {"params": (0.57, 0.75), "macs": (0.54, 0.73), "synflow": (0.54, 0.73), "naswot": (0.58, 0.77), "zico": (0.61, 0.80), "az-nas": (0.741, 0.913)}
+# NAS-Bench-201 CIFAR-10, whole space, as collected in ../shared/docs/papers.md: single signals from VKDNW
+# (CVPR 2025) Table 1 and ZiCo (ICLR 2023) Table 3, MeCo (NeurIPS 2023, Spearman only), AZ-NAS (CVPR 2024),
+# VKDNW_agg (CVPR 2025). None: not published.
+PUBLISHED = {
+    "params": (0.57, 0.75), "macs": (0.62, 0.80), "synflow": (0.56, 0.76), "naswot": (0.57, 0.76), "zico": (0.61, 0.80),
+    "jacov": (0.62, 0.80), "snip": (0.43, 0.59), "grad-norm": (0.33, 0.44), "meco": (None, 0.89), "az-nas": (0.741, 0.913),
+}
 
 
 def sample_archs(n: int, seed: int, table, exclude: set[str] = frozenset()) -> list[str]:
@@ -180,7 +183,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, tau, rho, within, seconds in results:
         pub = PUBLISHED.get(name)
-        published = f"{pub[0]:.2f} / {pub[1]:.2f}" if pub and pub[1] is not None else (f"{pub[0]:.2f} / -" if pub else "-")
+        published = " / ".join("-" if v is None else f"{v:.2f}" for v in pub) if pub else "-"
         print(f"| {name} | {tau:.3f} | {rho:.3f} | {within:.3f} | {seconds:.3f} | {published} |")
     for name, tau, rho, within, seconds in results:
         print(f"estimator={name} kendall={tau:.4f} spearman={rho:.4f} kendall_within_macs={within:.4f} sec_per_arch={seconds:.4f}")
