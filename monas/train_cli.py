@@ -94,7 +94,7 @@ def add_config_flags(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            kind = {"time_budget": float, "max_steps": int, "checkpoint_every_steps": int}.get(f.name, type(default))
+            kind = {"time_budget": float, "max_steps": int, "checkpoint_every_steps": int}.get(f.name, type(f.default))
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
 
 
