@@ -142,8 +142,8 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         raise UsageError("run_hpo tunes one genotype; give one --genotype or a --pick that selects one member")
     settings = {
         "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
-        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": args.n_train or 5000,
-        "n_val": args.n_val, "n_test": args.n_test or 1000, "init_channels": args.init_channels,
+        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": 5000 if args.n_train is None else args.n_train,
+        "n_val": args.n_val, "n_test": 1000 if args.n_test is None else args.n_test, "init_channels": args.init_channels,
         "layers": args.layers, "time_budget": args.time_budget, "max_trials": args.max_trials,
         "min_epochs": args.min_epochs, "max_epochs": args.max_epochs, "proxy": proxy_ratio(args.proxy),
         "early_stop": args.early_stop, "haet": args.haet, "trial_budget": trial_budget, "seed": args.seed,

@@ -217,8 +217,9 @@ def check_writable_folder(folder: Path) -> None:
 
 class RunStart:
     """The start of a run in ``folder``, as a context manager: on entry the folder is
-    created if needed, its ``RunLock`` taken and the files ``replace`` of an old run
-    moved aside (``SetAside``). Until ``started()`` is called, leaving with an exception
+    created if needed, its ``RunLock`` taken, temporary files of writes a kill
+    interrupted removed and the files ``replace`` of an old run moved aside
+    (``SetAside``). Until ``started()`` is called, leaving with an exception
     undoes the start: the files ``outputs`` the new run wrote are deleted, the old ones
     put back, a folder created on entry removed, so the folder is as it was. ``started()``
     (the new run has progress of its own) deletes the old files. The lock is released on
@@ -244,6 +245,7 @@ class RunStart:
         self._lock_existed = (self.folder / LOCK_FILE).exists()
         try:
             self._lock = RunLock(self.folder).acquire()
+            discard_interrupted_writes(self.folder)
             if self.replace:
                 self._aside = SetAside(self.folder, self.replace)
         except BaseException:
