@@ -245,6 +245,11 @@ class RunStart:
         self._lock_existed = (self.folder / LOCK_FILE).exists()
         try:
             self._lock = RunLock(self.folder).acquire()
+        except BaseException:  # another process's folder: touch none of its files
+            if self._created is not None:
+                shutil.rmtree(self._created, ignore_errors=True)
+            raise
+        try:
             discard_interrupted_writes(self.folder)
             if self.replace:
                 self._aside = SetAside(self.folder, self.replace)

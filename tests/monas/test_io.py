@@ -113,3 +113,19 @@ def test_run_start_undoes_a_start_that_fails_and_keeps_one_that_started(tmp_path
     (tmp_path / "file").write_text("")
     with pytest.raises(RunDirError, match="is a file"):
         check_writable_folder(tmp_path / "file" / "sub")
+
+
+def test_run_start_refused_by_the_lock_touches_nothing_of_the_holder(tmp_path):
+    from monas.io import RunStart
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("the other process's\n")
+    holder = RunLock(run).acquire()
+    try:
+        with pytest.raises(RunDirError, match="in use"):
+            with RunStart(run, ["run.json"], replace=["run.json"]):
+                pass
+        assert (run / "run.json").read_text() == "the other process's\n" and (run / ".monas.lock").exists()
+    finally:
+        holder.release()
