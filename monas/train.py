@@ -64,9 +64,9 @@ SCHEDULES = ("cosine", "linear")
 RESUMABLE_CHANGES = frozenset({"max_steps", "eval_every", "checkpoint_every_steps", "loader_workers", "eval_batch_size"})
 _STOP_SYNC_EVERY = 10  # steps between agreements of all processes on a preemption signal
 # Upper bounds of settings whose absurd values would overflow a seed, a counter or the
-# memory long before they could mean anything (about 3 years of training, ...).
+# memory long before they could mean anything (MAX_SECONDS: about 30 years).
 MAX_SEED = 2**31 - 1
-MAX_SECONDS = 1e8
+MAX_SECONDS = 1e9  # NOMAD takes its time limit as a 32-bit int
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 MAX_LOADER_WORKERS = 256
