@@ -193,9 +193,9 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
     if foreign:
         raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
     existing = tuple(name for name in HPO_FILES if (out / name).exists())
-    trials = read_lines(out / TRIALS, Trial.from_json)
     if args.resume:
         RunRecord.open(out)
+        read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
         recorded = read_json_object(out / "config.json")
         for key, value in settings.items():
             if key not in RESUME_CHANGES and recorded.get(key) != value:
@@ -205,7 +205,8 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
         if (out / FINAL).exists() and same_budget:
             return TuningPlan(finished=True)
         return TuningPlan(resume=True, write_config=any(recorded.get(k) != settings[k] for k in RESUME_CHANGES))
-    if (trials or (out / FINAL).exists()) and not args.overwrite:
+    logged = (out / TRIALS).exists() and (out / TRIALS).stat().st_size > 0
+    if (logged or (out / FINAL).exists()) and not args.overwrite:
         raise RunDirError(f"--out {out} already holds a run ({TRIALS}); pass --resume to continue it or --overwrite "
                           "to replace it")
     return TuningPlan(replace=existing)

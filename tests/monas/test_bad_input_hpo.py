@@ -198,3 +198,11 @@ def test_a_crashed_start_does_not_block_the_same_command(earlier, tmp_path, monk
     (out / "config.json").write_text((earlier / "config.json").read_text())  # what a kill before the first trial leaves
     assert main([*BASE, "--out", str(out)]) == 0
     assert len(read_lines(out / TRIALS)) == 1
+
+
+def test_overwrite_replaces_a_run_whose_log_is_damaged(earlier, tmp_path):
+    out = copy_run(earlier, tmp_path / "run")
+    corrupt_trials(out)
+    assert main([*BASE, "--out", str(out), "--overwrite"]) == 0
+    assert len(read_lines(out / TRIALS)) == 1
+    assert not [p for p in out.iterdir() if p.name.startswith(".replaced-")]
