@@ -229,6 +229,17 @@ def _image_folder(root: Path) -> LabelledImages:
     return LabelledImages(folder.targets, folder.classes, channels, resolution, decode)
 
 
+def read_rgb(path: str):
+    """The image at ``path`` decoded and converted to RGB (a PIL image): torchvision's
+    ImageFolder loader, with a DatasetError naming the file when it is not a readable
+    image (corrupt, truncated, not an image, unreadable)."""
+    with _open_image(path) as img:
+        try:
+            return img.convert("RGB")  # decodes the whole file: a truncated one fails here
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DatasetError(f"{path} is not a readable image ({exc}); remove or replace it") from None
+
+
 def _open_image(path: str):
     """The PIL image at ``path``; DatasetError naming the file when it is not an image."""
     from PIL import Image

@@ -197,3 +197,100 @@ class SetAside:
     def discard(self) -> None:
         """Delete the old files for good."""
         shutil.rmtree(self.aside)
+
+
+def check_writable_folder(folder: Path) -> None:
+    """RunDirError unless ``folder`` is, or could be created as, a folder this process
+    may write: no path component is a file, and the folder (or its nearest existing
+    ancestor) is writable. Changes nothing."""
+    folder = Path(folder)
+    if str(folder) in ("", "."):
+        folder = Path.cwd()
+    existing = folder
+    while not existing.exists() and not existing.is_symlink():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunDirError(f"{existing} is a file, not a folder; give another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunDirError(f"{existing} is not writable; give another --out")
+
+
+class RunStart:
+    """The start of a run in ``folder``, as a context manager: on entry the folder is
+    created if needed, its ``RunLock`` taken, temporary files of writes a kill
+    interrupted removed and the files ``replace`` of an old run moved aside
+    (``SetAside``). Until ``started()`` is called, leaving with an exception
+    undoes the start: the files ``outputs`` the new run wrote are deleted, the old ones
+    put back, a folder created on entry removed, so the folder is as it was. ``started()``
+    (the new run has progress of its own) deletes the old files. The lock is released on
+    leaving."""
+
+    def __init__(self, folder: Path, outputs: Iterable[str], replace: Iterable[str] = ()) -> None:
+        self.folder = Path(folder)
+        self.outputs = list(outputs)
+        self.replace = list(replace)
+        self.is_started = False
+        self._created: Path | None = None
+        self._lock_existed = False
+        self._lock: RunLock | None = None
+        self._aside: SetAside | None = None
+
+    def __enter__(self) -> "RunStart":
+        top = self.folder
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        self._created = None if self.folder.exists() else top
+        self.folder.mkdir(parents=True, exist_ok=True)
+        refuse_links(self.folder, [*self.outputs, LOCK_FILE])
+        self._lock_existed = (self.folder / LOCK_FILE).exists()
+        try:
+            self._lock = RunLock(self.folder).acquire()
+        except BaseException:  # another process's folder: touch none of its files
+            if self._created is not None:
+                shutil.rmtree(self._created, ignore_errors=True)
+            raise
+        try:
+            discard_interrupted_writes(self.folder)
+            if self.replace:
+                self._aside = SetAside(self.folder, self.replace)
+        except BaseException:
+            self._undo()
+            raise
+        return self
+
+    def started(self) -> None:
+        """The new run has started: delete the old run's files (once)."""
+        if not self.is_started:
+            self.is_started = True
+            if self._aside is not None:
+                self._aside.discard()
+                self._aside = None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not self.is_started:
+            self._undo()
+        elif self._aside is not None:  # left without starting and without an error: keep the old run
+            self._aside.restore()
+            self._aside = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _undo(self) -> None:
+        for name in self.outputs:
+            path = self.folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+        if self._aside is not None:
+            self._aside.restore()
+            self._aside = None
+        discard_interrupted_writes(self.folder)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._created is not None:
+            shutil.rmtree(self._created, ignore_errors=True)
+        elif not self._lock_existed and (self.folder / LOCK_FILE).exists():
+            (self.folder / LOCK_FILE).unlink()

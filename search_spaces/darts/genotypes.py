@@ -24,6 +24,7 @@ PRIMITIVES = (
 )
 
 _FIELDS = Genotype._fields
+_MAX_RANGE = 1_000
 
 
 def format_genotype(genotype: Genotype) -> str:
@@ -84,9 +85,12 @@ def _literal(node: ast.expr, field: str):
         and not node.keywords
     ):
         try:
-            return list(range(*(_literal(a, field) for a in node.args)))
+            nodes = range(*(_literal(a, field) for a in node.args))
         except (TypeError, ValueError):
             raise ArchitectureError(f"field {field!r} has an invalid range(...)") from None
+        if len(nodes) > _MAX_RANGE:  # a cell has a handful of nodes; a huge range would exhaust memory
+            raise ArchitectureError(f"field {field!r} has a range(...) of {len(nodes)} nodes (at most {_MAX_RANGE})")
+        return list(nodes)
     try:
         return ast.literal_eval(node)
     except ValueError:

@@ -85,3 +85,47 @@ def test_set_aside_restores_or_discards_the_old_run(tmp_path):
     aside = SetAside(tmp_path, ["config.json"])
     aside.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl"]
+
+
+def test_run_start_undoes_a_start_that_fails_and_keeps_one_that_started(tmp_path):
+    from monas.io import RunStart, check_writable_folder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "result.json").write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with RunStart(run, ["result.json", "new.json"], replace=["result.json"]):
+            (run / "new.json").write_text("new\n")
+            raise RuntimeError("failed before starting")
+    assert sorted(p.name for p in run.iterdir()) == ["result.json"] and (run / "result.json").read_text() == "old\n"
+    with pytest.raises(RuntimeError):
+        with RunStart(run, ["result.json"], replace=["result.json"]) as start:
+            (run / "result.json").write_text("new\n")
+            start.started()
+            raise RuntimeError("failed after starting: the new run stays")
+    assert (run / "result.json").read_text() == "new\n"
+    assert not [p for p in run.iterdir() if p.name.startswith(".replaced-")]
+    fresh = tmp_path / "a" / "b"
+    with pytest.raises(RuntimeError):
+        with RunStart(fresh, ["x"]):
+            raise RuntimeError("failed")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="is a file"):
+        check_writable_folder(tmp_path / "file" / "sub")
+
+
+def test_run_start_refused_by_the_lock_touches_nothing_of_the_holder(tmp_path):
+    from monas.io import RunStart
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("the other process's\n")
+    holder = RunLock(run).acquire()
+    try:
+        with pytest.raises(RunDirError, match="in use"):
+            with RunStart(run, ["run.json"], replace=["run.json"]):
+                pass
+        assert (run / "run.json").read_text() == "the other process's\n" and (run / ".monas.lock").exists()
+    finally:
+        holder.release()
