@@ -3,7 +3,8 @@ it was or complete, and never through a symbolic link.
 
 Every command writes its run folder through these functions only: ``atomic_write``
 (temporary file, fsync, rename), ``append_line`` (one fsynced line of a JSON-lines log,
-opened with ``O_NOFOLLOW``), ``read_lines`` (the complete lines, a torn last one
+opened with ``O_NOFOLLOW``), ``repair_torn_tail`` (before appending to a log a kill may
+have torn), ``read_lines`` (the complete lines, a torn last one
 dropped), ``RunLock`` (one writer per folder), ``refuse_links`` and ``SetAside`` (an old
 run moved out of the way, deleted only once the new one has started).
 """
@@ -84,6 +85,27 @@ def append_line(path: Path, record: dict) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
+
+
+def repair_torn_tail(path: Path) -> None:
+    """Cut a torn last line (a kill in the middle of ``append_line``) off the JSON-lines
+    file ``path``, so that the next append starts a line of its own. Only under
+    ``RunLock``; nothing happens when the file is missing or ends with a newline.
+    RunDirError when ``path`` is a symbolic link."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunDirError(f"{path} is a symbolic link; monas writes no file through a link") from None
+        raise
+    with os.fdopen(fd, "r+b") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def read_lines(path: Path, parse: Callable[[dict], Any] = dict) -> list:

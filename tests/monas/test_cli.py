@@ -163,7 +163,7 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(small_run, tmp_path, capsy
 
     run = tmp_path / "copy"
     shutil.copytree(small_run, run)
-    (run / "checkpoint.pkl").write_bytes(b"\x80\x04garbage")
+    (run / "checkpoint.json").write_bytes(b"\x80\x04garbage")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main(["--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
