@@ -5,8 +5,9 @@ Every command writes its run folder through these functions only: ``atomic_write
 (temporary file, fsync, rename), ``append_line`` (one fsynced line of a JSON-lines log,
 opened with ``O_NOFOLLOW``), ``repair_torn_tail`` (before appending to a log a kill may
 have torn), ``read_lines`` (the complete lines, a torn last one
-dropped), ``RunLock`` (one writer per folder), ``refuse_links`` and ``SetAside`` (an old
-run moved out of the way, deleted only once the new one has started).
+dropped), ``RunLock`` (one writer per folder), ``refuse_links``, ``SetAside`` (an old run moved
+out of the way, deleted only once the new one has started) and ``RunClaim`` (folder,
+lock and set-aside together, undone when a run fails to start).
 """
 from __future__ import annotations
 
@@ -153,11 +154,11 @@ def discard_interrupted_writes(folder: Path) -> None:
 class RunLock:
     """An exclusive advisory lock (``flock``) on a run folder, held while a process
     writes it. A second process gets RunDirError naming the holder's pid. The lock file
-    (``.monas.lock``, holding the pid) stays; the lock itself ends with the process,
+    (``name``, by default ``.monas.lock``, holding the pid) stays; the lock itself ends with the process,
     however it ends."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / LOCK_FILE
+    def __init__(self, folder: Path, name: str = LOCK_FILE) -> None:
+        self.path = Path(folder) / name
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
@@ -219,3 +220,72 @@ class SetAside:
     def discard(self) -> None:
         """Delete the old files for good."""
         shutil.rmtree(self.aside)
+
+
+class RunClaim:
+    """A run's output held by this process: its folder created when missing (parents
+    too), locked for the whole run (``RunLock``, lock file ``lock_name``), and for a
+    fresh run an old run's files set aside (``set_aside``) until the new run has
+    recorded something (``start``). ``close(failed=True)`` before ``start`` puts
+    everything back as it was: the new ``files`` deleted, the old ones restored, a lock
+    file and folders this claim created removed. With ``remove_lock`` the lock file goes
+    on every close (removed before the lock is released, so a later process locks a
+    new file); use it where the folder is not the run's own (a file's parent).
+    RunDirError (nothing left behind) when the folder cannot be created or is locked by
+    another process."""
+
+    def __init__(
+        self, folder: Path, fresh: bool, files: Iterable[str], lock_name: str = LOCK_FILE, remove_lock: bool = False
+    ) -> None:
+        self.folder = Path(folder)
+        self.remove_lock = remove_lock
+        self.files = tuple(files)
+        self.aside: SetAside | None = None
+        self.started = not fresh
+        self._lock_path = self.folder / lock_name
+        self._created = [p for p in (self.folder, *self.folder.absolute().parents) if not p.exists()][::-1]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock_existed = self._lock_path.exists()
+            self.lock = RunLock(self.folder, lock_name).acquire()
+        except (OSError, RunDirError) as exc:
+            self._remove_created()
+            if isinstance(exc, RunDirError):
+                raise
+            raise RunDirError(f"cannot create {self.folder}: {exc.strerror}") from None
+
+    def set_aside(self, names: Iterable[str]) -> None:
+        """Move the old run's files ``names`` out of the way until ``start``."""
+        names = list(names)
+        if names:
+            self.aside = SetAside(self.folder, names)
+
+    def start(self) -> None:
+        """The new run has recorded something: the old run's files go for good."""
+        if not self.started:
+            self.started = True
+            if self.aside is not None:
+                self.aside.discard()
+                self.aside = None
+
+    def close(self, failed: bool) -> None:
+        """Release the lock; after a failure before ``start``, undo everything first."""
+        undo = failed and not self.started
+        if undo:
+            for name in self.files:
+                if (self.folder / name).is_file() and not (self.folder / name).is_symlink():
+                    (self.folder / name).unlink()
+            if self.aside is not None:
+                self.aside.restore()
+        if self.remove_lock or (undo and not self._lock_existed):
+            self._lock_path.unlink(missing_ok=True)
+        self.lock.release()
+        if undo:
+            self._remove_created()
+
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break

@@ -32,7 +32,7 @@ from monas.data import load_dataset, scoring_data
 from monas.device import resolve_device
 from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
-from monas.io import LOCK_FILE, RunDirError, RunLock, SetAside, refuse_links, repair_torn_tail
+from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
 from monas.objectives import OBJECTIVES, parse_objectives
 from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
 from monas.plot import pareto_figure
@@ -211,66 +211,9 @@ def _check_evaluation(e: Evaluation, space, names: list[str], where: Path) -> No
         raise RunDirError(f"{where} holds bad objectives for {e.arch[:60]!r}")
 
 
-class _Claim:
-    """The run folder held by this process: created when missing, locked for the whole
-    run, and for a fresh run the old run's files set aside until the new run records its
-    first network (``started``). ``failed`` before that puts the folder back as it was."""
-
-    def __init__(self, out: Path, fresh: bool) -> None:
-        self.out = out
-        self.fresh = fresh
-        self.aside: SetAside | None = None
-        self.started = not fresh
-        self.created = [p for p in (out, *out.parents) if not p.exists()][::-1]
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            self.lock_existed = (out / LOCK_FILE).exists()
-            self.lock = RunLock(out).acquire()
-        except (OSError, RunDirError) as exc:
-            self._remove_created()
-            if isinstance(exc, RunDirError):
-                raise
-            raise RunDirError(f"cannot create --out {out}: {exc.strerror}") from None
-
-    def set_aside(self, names: list[str]) -> None:
-        """Move the old run's files out of the way (restored by ``failed``)."""
-        if names:
-            self.aside = SetAside(self.out, names)
-
-    def start(self) -> None:
-        """The new run has recorded a network: the old run's files go for good."""
-        if not self.started:
-            self.started = True
-            if self.aside is not None:
-                self.aside.discard()
-                self.aside = None
-
-    def close(self, failed: bool) -> None:
-        """Release the lock; after a failure before ``start``, undo everything."""
-        undo = failed and not self.started
-        if undo:
-            for name in RUN_FILES:
-                if (self.out / name).is_file():
-                    (self.out / name).unlink()
-            if self.aside is not None:
-                self.aside.restore()
-        self.lock.release()
-        if undo:
-            if not self.lock_existed:
-                (self.out / LOCK_FILE).unlink(missing_ok=True)
-            self._remove_created()
-
-    def _remove_created(self) -> None:
-        for folder in reversed(self.created):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-
-
 def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool) -> SearchResult:
     """The part of ``run`` that writes the run directory, with the runner started."""
-    claim = _Claim(Path(config.out), fresh=not resume)
+    claim = RunClaim(Path(config.out), fresh=not resume, files=RUN_FILES)
     failed = True
     try:
         result = _search_claimed(config, setup, resume, overwrite, log, progress, claim)
@@ -281,7 +224,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
 
 
 def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool,
-                    claim: _Claim) -> SearchResult:
+                    claim: RunClaim) -> SearchResult:
     space, objectives, spec, device, scale = setup.space, setup.objectives, setup.spec, setup.device, setup.scale
     names = [o.name for o in objectives]
     out = Path(config.out)
