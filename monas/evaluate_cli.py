@@ -255,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         config = config_from_args(args)
         out = check_out(args.out, args.overwrite, args.resume)
+        if out is not None and out.resolve() == Path(args.genotypes).resolve():
+            raise UsageError(f"--out {args.out} is the --genotypes file; name another file")
         if out is None:
             rows = evaluate(config, args.genotypes, progress=args.progress)
             sys.stdout.write("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))

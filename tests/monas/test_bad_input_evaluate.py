@@ -101,6 +101,7 @@ CASES = [
     ("genotypes", NEW, "is not a literal", genotype(lambda g: g.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=__import__('os')"))),
     # --out
     ("out", [*ARGS, "--out", ""], "--out must name a file, got ''", None),
+    ("out", [*ARGS, "--out", "{tmp}/g.txt", "--overwrite"], "is the --genotypes file", None),
     ("out", [*ARGS, "--out", "{tmp}"], "is a folder", None),
     ("out", EARLIER, "already exists; pass --overwrite to replace it or --resume to continue it", None),
     ("out", [*ARGS, "--out", "{tmp}/earlier.jsonl/x.jsonl"], "earlier.jsonl is a file, not a folder", None),

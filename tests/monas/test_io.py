@@ -85,3 +85,57 @@ def test_set_aside_restores_or_discards_the_old_run(tmp_path):
     aside = SetAside(tmp_path, ["config.json"])
     aside.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl"]
+
+
+def test_repair_torn_tail_cuts_a_torn_last_line_only(tmp_path):
+    from monas.io import repair_torn_tail
+
+    log = tmp_path / "log.jsonl"
+    repair_torn_tail(log)  # missing: nothing happens
+    assert not log.exists()
+    log.write_bytes(b'{"a": 1}\n{"b": ')
+    repair_torn_tail(log)
+    assert log.read_bytes() == b'{"a": 1}\n'
+    repair_torn_tail(log)
+    assert log.read_bytes() == b'{"a": 1}\n'
+    append_line(log, {"c": 2})
+    assert read_lines(log) == [{"a": 1}, {"c": 2}]
+    (tmp_path / "link.jsonl").symlink_to(log)
+    with pytest.raises(RunDirError, match="symbolic link"):
+        repair_torn_tail(tmp_path / "link.jsonl")
+
+
+def test_run_claim_undoes_a_failed_start_and_keeps_a_started_run(tmp_path):
+    from monas.io import LOCK_FILE, RunClaim
+
+    old = tmp_path / "run"
+    old.mkdir()
+    (old / "a.txt").write_text("old")
+    claim = RunClaim(old, fresh=True, files=("a.txt",))
+    claim.set_aside(["a.txt"])
+    (old / "a.txt").write_text("new")
+    claim.close(failed=True)
+    assert sorted(p.name for p in old.iterdir()) == ["a.txt"] and (old / "a.txt").read_text() == "old"
+
+    claim = RunClaim(tmp_path / "x" / "y", fresh=True, files=("a.txt",))
+    with pytest.raises(RunDirError, match="in use by another monas process"):
+        RunClaim(tmp_path / "x" / "y", fresh=True, files=("a.txt",))
+    (tmp_path / "x" / "y" / "a.txt").write_text("new")
+    claim.close(failed=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the folders it created are gone
+
+    claim = RunClaim(old, fresh=True, files=("a.txt",))
+    claim.set_aside(["a.txt"])
+    append_line(old / "a.txt", {"new": 1})
+    claim.start()
+    claim.close(failed=True)  # after start, a failure keeps the new run
+    assert sorted(p.name for p in old.iterdir()) == [LOCK_FILE, "a.txt"] and read_lines(old / "a.txt") == [{"new": 1}]
+
+
+def test_run_claim_of_an_unwritable_place_is_one_error_and_leaves_nothing(tmp_path):
+    from monas.io import RunClaim
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="cannot create"):
+        RunClaim(tmp_path / "file" / "run", fresh=True, files=())
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
