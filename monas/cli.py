@@ -310,13 +310,13 @@ def check_out_folder(out: str, what: str = "--out") -> None:
 
 def check_scheduler(address: str) -> None:
     """ClusterError unless a TCP connection to the Dask scheduler at ``address``
-    (tcp://host:port or tls://host:port) opens within SCHEDULER_TIMEOUT_S seconds."""
+    (tcp://, tls://, ws:// or wss://host:port) opens within SCHEDULER_TIMEOUT_S seconds."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         port = parts.port
     except ValueError:
         port = None
-    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+    if parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname or port is None:
         raise ClusterError(f"--scheduler {address!r} is not a Dask scheduler address such as tcp://host:8786")
     try:
         socket.create_connection((parts.hostname, port), timeout=SCHEDULER_TIMEOUT_S).close()
