@@ -223,3 +223,15 @@ def test_resume_with_more_generations_extends_a_finished_search(small_run, tmp_p
     assert json.loads((out / "config.json").read_text())["config"]["generations"] == 3
     assert main(["--resume", str(out), "--no-progress"]) == 0
     assert "has finished its 3 generations; nothing to do" in capsys.readouterr().out
+
+
+def test_resume_after_a_torn_archive_line_appends_cleanly(small_run, tmp_path):
+    import shutil
+
+    out = shutil.copytree(small_run, tmp_path / "torn")
+    done = (out / "archive.jsonl").read_text()
+    with open(out / "archive.jsonl", "a") as f:
+        f.write('{"arch": "Genotype(normal=[(')  # killed while appending
+    assert main(["--resume", str(out), "--generations", "3", "--no-progress"]) == 0
+    text = (out / "archive.jsonl").read_text()
+    assert text.startswith(done) and len(RunRecord.open(out).read_archive()) == len(text.splitlines()) > len(done.splitlines())
