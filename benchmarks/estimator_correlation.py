@@ -47,6 +47,8 @@ from search_spaces import SPACES  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
 DEFAULT_DARTS_TABLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "darts" / "darts_cifar10_356.csv"
 TRUTH = "cifar10_test_acc_200ep"
+DARTS_TRUTH = "cifar10_val_acc"
+SAVE_EVERY = 25
 # NAS-Bench-201 CIFAR-10, whole space, as collected in ../shared/docs/papers.md: single signals from VKDNW
 # (CVPR 2025) Table 1 and ZiCo (ICLR 2023) Table 3, MeCo (NeurIPS 2023, Spearman only), AZ-NAS (CVPR 2024),
 # VKDNW_agg (CVPR 2025). None: not published.

@@ -43,7 +43,7 @@ from monas.cli import OneLineParser, UsageError, run_command
 from monas.complexity import count_complexity
 from monas.data import DATASETS, load_dataset, stratified_split
 from monas.pruning import prune
-from monas.io import LOCK_FILE, RunDirError, RunStart, atomic_write, check_writable_folder, read_lines, refuse_links
+from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
 from monas.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
 from monas.train import MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TrainConfig, train
 from monas.train_cli import (
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
         all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
         test = tensors(test_images, test_idx)
-        with RunStart(Path(args.out), () if plan.resume else HPO_FILES, plan.replace) as start:
+        with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
             if plan.write_config:
                 RunRecord(Path(args.out)).write_config(settings)
             return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
@@ -268,9 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.device, spec: InputSpec, data: tuple,
-                    n_test: int, start: RunStart) -> int:
+                    n_test: int, start: RunClaim) -> int:
     """Tune, write best.json and best_flags.txt, train the full network with the best
-    configuration and write final.json; ``start.started()`` once a trial is logged."""
+    configuration and write final.json; ``start.start()`` once a trial is logged."""
     fit, val, all_train, test = data
     seed = settings["seed"]
     genotype = parse_genotype(settings["genotype"])
@@ -295,7 +295,7 @@ def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.devi
                                   info={"proxy": settings["proxy"], **(proxy_cost or full_cost)})
     result = tune(objective, space, args.out, time_budget=settings["time_budget"],
                   max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True),
-                  on_trial=lambda trial: start.started())
+                  on_trial=lambda trial: start.start())
     ok = sum(t.status == "ok" for t in result.trials)
     print(f"{PROG}: tuning stopped ({result.stop_reason}) after {len(result.trials)} trials ({ok} ok) "
           f"in {result.seconds:.0f}s", flush=True)

@@ -3,9 +3,11 @@ it was or complete, and never through a symbolic link.
 
 Every command writes its run folder through these functions only: ``atomic_write``
 (temporary file, fsync, rename), ``append_line`` (one fsynced line of a JSON-lines log,
-opened with ``O_NOFOLLOW``), ``read_lines`` (the complete lines, a torn last one
-dropped), ``RunLock`` (one writer per folder), ``refuse_links`` and ``SetAside`` (an old
-run moved out of the way, deleted only once the new one has started).
+opened with ``O_NOFOLLOW``), ``repair_torn_tail`` (before appending to a log a kill may
+have torn), ``read_lines`` (the complete lines, a torn last one
+dropped), ``RunLock`` (one writer per folder), ``refuse_links``, ``SetAside`` (an old run moved
+out of the way, deleted only once the new one has started) and ``RunClaim`` (folder,
+lock and set-aside together, undone when a run fails to start).
 """
 from __future__ import annotations
 
@@ -86,6 +88,27 @@ def append_line(path: Path, record: dict) -> None:
         os.fsync(f.fileno())
 
 
+def repair_torn_tail(path: Path) -> None:
+    """Cut a torn last line (a kill in the middle of ``append_line``) off the JSON-lines
+    file ``path``, so that the next append starts a line of its own. Only under
+    ``RunLock``; nothing happens when the file is missing or ends with a newline.
+    RunDirError when ``path`` is a symbolic link."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunDirError(f"{path} is a symbolic link; monas writes no file through a link") from None
+        raise
+    with os.fdopen(fd, "r+b") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def read_lines(path: Path, parse: Callable[[dict], Any] = dict) -> list:
     """``parse`` of every complete line of the JSON-lines file ``path`` ([] when it does
     not exist); a torn last line (a kill mid-write) is dropped, any other bad line is a
@@ -131,11 +154,11 @@ def discard_interrupted_writes(folder: Path) -> None:
 class RunLock:
     """An exclusive advisory lock (``flock``) on a run folder, held while a process
     writes it. A second process gets RunDirError naming the holder's pid. The lock file
-    (``.monas.lock``, holding the pid) stays; the lock itself ends with the process,
+    (``name``, by default ``.monas.lock``, holding the pid) stays; the lock itself ends with the process,
     however it ends."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / LOCK_FILE
+    def __init__(self, folder: Path, name: str = LOCK_FILE) -> None:
+        self.path = Path(folder) / name
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
@@ -215,82 +238,103 @@ def check_writable_folder(folder: Path) -> None:
         raise RunDirError(f"{existing} is not writable; give another --out")
 
 
-class RunStart:
-    """The start of a run in ``folder``, as a context manager: on entry the folder is
-    created if needed, its ``RunLock`` taken, temporary files of writes a kill
-    interrupted removed and the files ``replace`` of an old run moved aside
-    (``SetAside``). Until ``started()`` is called, leaving with an exception
-    undoes the start: the files ``outputs`` the new run wrote are deleted, the old ones
-    put back, a folder created on entry removed, so the folder is as it was. ``started()``
-    (the new run has progress of its own) deletes the old files. The lock is released on
-    leaving."""
+class RunClaim:
+    """A run's output held by this process, from its start to its end.
 
-    def __init__(self, folder: Path, outputs: Iterable[str], replace: Iterable[str] = ()) -> None:
+    On creation: the folder is made when missing (parents too), refused if ``files`` or
+    the lock file in it are symbolic links, locked (``RunLock``, lock file ``lock_name``),
+    cleared of temporary files a kill left, and the old run's files ``replace`` moved
+    aside (``SetAside``). ``start()`` says the new run has recorded something: the old
+    files go for good. ``close(failed=True)`` before ``start`` puts everything back as
+    it was: the new ``files`` deleted, the old ones restored, a lock file and folders
+    this claim created removed; ``close(failed=False)`` before ``start`` keeps the old
+    run too. With ``fresh=False`` (a resumed run) the claim counts as started from the
+    beginning. With ``remove_lock`` the lock file goes on every close and temporary
+    files are left alone (use it where the folder is not the run's own, e.g. a file's
+    parent). Usable as a context manager
+    (an exception means failed). RunDirError, with nothing left behind, when the
+    folder cannot be created or another process holds it.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        fresh: bool,
+        files: Iterable[str],
+        replace: Iterable[str] = (),
+        lock_name: str = LOCK_FILE,
+        remove_lock: bool = False,
+    ) -> None:
         self.folder = Path(folder)
-        self.outputs = list(outputs)
-        self.replace = list(replace)
-        self.is_started = False
-        self._created: Path | None = None
-        self._lock_existed = False
-        self._lock: RunLock | None = None
-        self._aside: SetAside | None = None
-
-    def __enter__(self) -> "RunStart":
-        top = self.folder
-        while not top.parent.exists() and top.parent != top:
-            top = top.parent
-        self._created = None if self.folder.exists() else top
-        self.folder.mkdir(parents=True, exist_ok=True)
-        refuse_links(self.folder, [*self.outputs, LOCK_FILE])
-        self._lock_existed = (self.folder / LOCK_FILE).exists()
+        self.remove_lock = remove_lock
+        self.files = tuple(files)
+        self.aside: SetAside | None = None
+        self.started = not fresh
+        self._lock_path = self.folder / lock_name
+        self._created = [p for p in (self.folder, *self.folder.absolute().parents) if not p.exists()][::-1]
         try:
-            self._lock = RunLock(self.folder).acquire()
-        except BaseException:  # another process's folder: touch none of its files
-            if self._created is not None:
-                shutil.rmtree(self._created, ignore_errors=True)
-            raise
+            self.folder.mkdir(parents=True, exist_ok=True)
+            refuse_links(self.folder, [*self.files, lock_name])
+            self._lock_existed = self._lock_path.exists()
+            self.lock = RunLock(self.folder, lock_name).acquire()
+        except (OSError, RunDirError) as exc:  # another process's folder: touch none of its files
+            self._remove_created()
+            if isinstance(exc, RunDirError):
+                raise
+            raise RunDirError(f"cannot create {self.folder}: {exc.strerror}") from None
         try:
-            discard_interrupted_writes(self.folder)
-            if self.replace:
-                self._aside = SetAside(self.folder, self.replace)
+            if not remove_lock:  # the run's own folder: its temporary files are the run's
+                discard_interrupted_writes(self.folder)
+            self.set_aside(replace)
         except BaseException:
-            self._undo()
+            self.close(failed=True)
             raise
+
+    def set_aside(self, names: Iterable[str]) -> None:
+        """Move the old run's files ``names`` out of the way until ``start``."""
+        names = list(names)
+        if names:
+            self.aside = SetAside(self.folder, names)
+
+    def start(self) -> None:
+        """The new run has recorded something: the old run's files go for good."""
+        if not self.started:
+            self.started = True
+            if self.aside is not None:
+                self.aside.discard()
+                self.aside = None
+
+    def close(self, failed: bool) -> None:
+        """Release the lock; before ``start``, put the old run back (and after a
+        failure, delete what the new run wrote) first."""
+        undo = failed and not self.started
+        if undo:
+            for name in self.files:
+                path = self.folder / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.is_file() and not path.is_symlink():
+                    path.unlink()
+            if not self.remove_lock:
+                discard_interrupted_writes(self.folder)
+        if self.aside is not None:
+            self.aside.restore()
+            self.aside = None
+        if self.remove_lock or (undo and not self._lock_existed):
+            self._lock_path.unlink(missing_ok=True)
+        self.lock.release()
+        if undo:
+            self._remove_created()
+
+    def __enter__(self) -> "RunClaim":
         return self
 
-    def started(self) -> None:
-        """The new run has started: delete the old run's files (once)."""
-        if not self.is_started:
-            self.is_started = True
-            if self._aside is not None:
-                self._aside.discard()
-                self._aside = None
-
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and not self.is_started:
-            self._undo()
-        elif self._aside is not None:  # left without starting and without an error: keep the old run
-            self._aside.restore()
-            self._aside = None
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self.close(failed=exc_type is not None)
 
-    def _undo(self) -> None:
-        for name in self.outputs:
-            path = self.folder / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
-        if self._aside is not None:
-            self._aside.restore()
-            self._aside = None
-        discard_interrupted_writes(self.folder)
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-        if self._created is not None:
-            shutil.rmtree(self._created, ignore_errors=True)
-        elif not self._lock_existed and (self.folder / LOCK_FILE).exists():
-            (self.folder / LOCK_FILE).unlink()
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break

@@ -3,7 +3,8 @@ leaves every file either as it was or complete.
 
 Files: ``config.json``, ``archive.jsonl`` (one line per evaluated network, appended and
 fsynced as each finishes), ``generations.csv``, ``pareto.json``, ``pareto.png`` and
-``checkpoint.pkl`` (the search state after the last finished generation). Files are
+``checkpoint.json`` (the search state after the last finished generation, as data:
+``monas.search_state``). Files are
 written through ``monas.io``; ``RunRecord`` with another list of ``files`` also serves
 tuning runs (``monas.tuning``).
 """
@@ -13,7 +14,6 @@ import csv
 import io
 import json
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,12 @@ CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT = (
     "generations.csv",
     "pareto.json",
     "pareto.png",
-    "checkpoint.pkl",
+    "checkpoint.json",
 )
-RUN_FILES = (CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT)
+OLD_CHECKPOINT = "checkpoint.pkl"  # monas before the data-only checkpoint: never unpickled
+RUN_FILES = (CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, OLD_CHECKPOINT)
 GENERATION_COLUMNS = ("generation", "evaluations", "front_size", "hypervolume", "seconds")
 _INT_COLUMNS = {"generation": int, "evaluations": int, "front_size": int}
-CHECKPOINT_FORMAT = "monas-checkpoint-1"
 
 
 @dataclass
@@ -128,18 +128,21 @@ class RunRecord:
 
     # --- checkpoint -----------------------------------------------------------------
     def write_checkpoint(self, state: dict) -> None:
-        """Pickle the search state (algorithm, generation rows) atomically."""
-        atomic_write(self.path / CHECKPOINT, pickle.dumps({"format": CHECKPOINT_FORMAT, **state}))
+        """Write the search state (JSON data, see ``monas.search_state``) atomically."""
+        atomic_write(self.path / CHECKPOINT, json.dumps(state, sort_keys=True, allow_nan=False) + "\n")
 
     def read_checkpoint(self) -> dict | None:
-        """The last checkpoint, or None when the run stopped before its first generation."""
+        """The last checkpoint as parsed JSON (validated when restored), or None when the
+        run stopped before its first generation. A pickled checkpoint of an older monas
+        is refused unread: loading a pickle can run code."""
+        if (self.path / OLD_CHECKPOINT).exists():
+            raise RunDirError(
+                f"{self.path} was written by an older monas ({OLD_CHECKPOINT}) and cannot be resumed safely; start a new run"
+            )
         path = self.path / CHECKPOINT
         if not path.exists():
             return None
         try:
-            state = pickle.loads(path.read_bytes())
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise RunDirError(f"{path} is not a readable checkpoint ({type(exc).__name__}); start a new run") from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise RunDirError(f"{path} is not a monas checkpoint; start a new run")
-        return state

@@ -36,7 +36,7 @@ from monas.data import DATASETS, load_dataset
 from monas.device import resolve_device
 from monas.distributed import PreemptionFlag
 from monas.picks import Pick, PickError, choose, read_front, table
-from monas.io import LOCK_FILE, RunDirError, RunStart, atomic_write, check_writable_folder, refuse_links
+from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, refuse_links
 from monas.record import RUN_FILES
 from monas.train import CHECKPOINT, METRICS, RESUMABLE_CHANGES, TENSORBOARD, TrainConfig, TrainingStateError, train
 from monas.tuning import BEST, BEST_FLAGS, TRIALS
@@ -219,10 +219,10 @@ class FolderPlan:
     fresh: bool = True
     replace: tuple[str, ...] = ()
 
-    def start(self) -> RunStart:
-        """The folder's RunStart: locked; on a fresh start the old files set aside and
+    def start(self) -> RunClaim:
+        """The folder's RunClaim: locked; on a fresh start the old files set aside and
         the new ones removed again if the run fails before its first checkpoint."""
-        return RunStart(self.folder, OUTPUTS if self.fresh else (), self.replace)
+        return RunClaim(self.folder, fresh=self.fresh, files=OUTPUTS, replace=self.replace)
 
 
 def plan_out(out: Path, describe: dict, resume: bool, overwrite: bool) -> FolderPlan:
@@ -255,8 +255,8 @@ def plan_out(out: Path, describe: dict, resume: bool, overwrite: bool) -> Folder
 
 @contextlib.contextmanager
 def started_runs(plans: Sequence[FolderPlan], describes: Sequence[dict]):
-    """Start every unfinished planned folder (RunStart each, run.json written on a fresh
-    start) and yield their RunStarts, keyed by folder; all are undone if any start fails."""
+    """Start every unfinished planned folder (RunClaim each, run.json written on a fresh
+    start) and yield their RunClaims, keyed by folder; all are undone if any start fails."""
     with contextlib.ExitStack() as stack:
         starts = {}
         for plan, describe in zip(plans, describes):
@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 try:
                     result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
                                    stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print,
-                                   on_checkpoint=starts[out].started)
+                                   on_checkpoint=starts[out].start)
                 except TrainingStateError as exc:
                     raise UsageError(str(exc)) from None
                 if result.preempted:

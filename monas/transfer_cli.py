@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with start as starts:
                 jobs = submit([spec for spec, _ in todo], args)
                 for run_start in starts.values():
-                    run_start.started()  # the jobs take the folders' locks once this process lets them go
+                    run_start.start()  # the jobs take the folders' locks once this process lets them go
             for (spec, _), job in zip(todo, jobs):
                 print(f"{PROG}: {spec.name}: job {job.job_id}, output in {spec.out}", flush=True)
             if args.submit == "local":
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for spec, _ in todo:
                     run_start = starts.get(Path(spec.out))
                     result, summary = run_transfer(spec, device, should_stop=preempted, data=data,
-                                                   on_checkpoint=None if run_start is None else run_start.started)
+                                                   on_checkpoint=None if run_start is None else run_start.start)
                     if result.preempted:
                         if env.is_main:
                             print(f"{PROG}: preempted; checkpoint in {spec.out}; continue with --resume", file=sys.stderr)

@@ -24,7 +24,9 @@ PRIMITIVES = (
 )
 
 _FIELDS = Genotype._fields
-_MAX_RANGE = 1_000
+# A range(...) concat longer than any cell could be is refused before it is expanded, so
+# that range(0, 10**10) cannot exhaust memory.
+MAX_RANGE = 1024
 
 
 def format_genotype(genotype: Genotype) -> str:
@@ -86,10 +88,10 @@ def _literal(node: ast.expr, field: str):
     ):
         try:
             nodes = range(*(_literal(a, field) for a in node.args))
-        except (TypeError, ValueError):
-            raise ArchitectureError(f"field {field!r} has an invalid range(...)") from None
-        if len(nodes) > _MAX_RANGE:  # a cell has a handful of nodes; a huge range would exhaust memory
-            raise ArchitectureError(f"field {field!r} has a range(...) of {len(nodes)} nodes (at most {_MAX_RANGE})")
+            if len(nodes) > MAX_RANGE:
+                raise ValueError(len(nodes))
+        except (TypeError, ValueError, OverflowError):
+            raise ArchitectureError(f"field {field!r} has an invalid range(...) (at most {MAX_RANGE} nodes)") from None
         return list(nodes)
     try:
         return ast.literal_eval(node)

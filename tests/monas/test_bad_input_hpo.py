@@ -8,7 +8,7 @@ import pytest
 from monas.hpo_cli import main
 from monas.io import RunLock, read_lines
 from monas.tuning import TRIALS
-from tests.monas.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
 
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--n-train", "200", "--n-val", "60", "--n-test", "40",
         "--init-channels", "4", "--layers", "3", "--max-epochs", "1", "--max-trials", "1", "--time-budget", "120",

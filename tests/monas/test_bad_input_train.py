@@ -13,7 +13,7 @@ import torch
 from monas.io import RunLock
 from monas.train_cli import main
 from tests.conftest import ROOT
-from tests.monas.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
 
 TINY = ["--init-channels", "4", "--layers", "3", "--batch-size", "8", "--loader-workers", "0", "--eval-batch-size", "32"]
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--train-limit", "32", "--test-limit", "16", *TINY,

@@ -5,7 +5,7 @@ import pytest
 
 from monas.io import RunLock
 from monas.transfer_cli import main
-from tests.monas.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
 from tests.monas.test_bad_input_train import (
     garbage_checkpoint,
     link,

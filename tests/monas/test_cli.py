@@ -163,7 +163,7 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(small_run, tmp_path, capsy
 
     run = tmp_path / "copy"
     shutil.copytree(small_run, run)
-    (run / "checkpoint.pkl").write_bytes(b"\x80\x04garbage")
+    (run / "checkpoint.json").write_bytes(b"\x80\x04garbage")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main(["--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -207,3 +207,31 @@ def test_search_with_early_stopped_training(tmp_path):
     assert config["estimator_knobs"]["early_stop"] == "curve"
     archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
     assert len(archive) == 2 and all(row["status"] == "ok" and 0 <= row["objectives"]["error"] <= 100 for row in archive)
+
+
+def test_resume_with_more_generations_extends_a_finished_search(small_run, tmp_path, capsys):
+    import shutil
+
+    out = shutil.copytree(small_run, tmp_path / "extended")
+    assert main(["--resume", str(out), "--generations", "3", "--no-progress"]) == 0
+    assert "gen   3/3" in capsys.readouterr().out
+    longer = [a if a != "2" else "3" for a in SMALL_RUN_ARGS]
+    assert main([*longer, "--out", str(tmp_path / "longer")]) == 0
+    assert (out / "pareto.json").read_text() == (tmp_path / "longer" / "pareto.json").read_text()
+    strip = lambda p: sorted(json.dumps({k: v for k, v in json.loads(l).items() if k != "seconds"}) for l in p.read_text().splitlines())
+    assert strip(out / "archive.jsonl") == strip(tmp_path / "longer" / "archive.jsonl")
+    assert json.loads((out / "config.json").read_text())["config"]["generations"] == 3
+    assert main(["--resume", str(out), "--no-progress"]) == 0
+    assert "has finished its 3 generations; nothing to do" in capsys.readouterr().out
+
+
+def test_resume_after_a_torn_archive_line_appends_cleanly(small_run, tmp_path):
+    import shutil
+
+    out = shutil.copytree(small_run, tmp_path / "torn")
+    done = (out / "archive.jsonl").read_text()
+    with open(out / "archive.jsonl", "a") as f:
+        f.write('{"arch": "Genotype(normal=[(')  # killed while appending
+    assert main(["--resume", str(out), "--generations", "3", "--no-progress"]) == 0
+    text = (out / "archive.jsonl").read_text()
+    assert text.startswith(done) and len(RunRecord.open(out).read_archive()) == len(text.splitlines()) > len(done.splitlines())

@@ -87,27 +87,27 @@ def test_set_aside_restores_or_discards_the_old_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl"]
 
 
-def test_run_start_undoes_a_start_that_fails_and_keeps_one_that_started(tmp_path):
-    from monas.io import RunStart, check_writable_folder
+def test_run_claim_undoes_a_start_that_fails_and_keeps_one_that_started(tmp_path):
+    from monas.io import RunClaim, check_writable_folder
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "result.json").write_text("old\n")
     with pytest.raises(RuntimeError):
-        with RunStart(run, ["result.json", "new.json"], replace=["result.json"]):
+        with RunClaim(run, fresh=True, files=["result.json", "new.json"], replace=["result.json"]):
             (run / "new.json").write_text("new\n")
             raise RuntimeError("failed before starting")
     assert sorted(p.name for p in run.iterdir()) == ["result.json"] and (run / "result.json").read_text() == "old\n"
     with pytest.raises(RuntimeError):
-        with RunStart(run, ["result.json"], replace=["result.json"]) as start:
+        with RunClaim(run, fresh=True, files=["result.json"], replace=["result.json"]) as start:
             (run / "result.json").write_text("new\n")
-            start.started()
+            start.start()
             raise RuntimeError("failed after starting: the new run stays")
     assert (run / "result.json").read_text() == "new\n"
     assert not [p for p in run.iterdir() if p.name.startswith(".replaced-")]
     fresh = tmp_path / "a" / "b"
     with pytest.raises(RuntimeError):
-        with RunStart(fresh, ["x"]):
+        with RunClaim(fresh, fresh=True, files=["x"]):
             raise RuntimeError("failed")
     assert not (tmp_path / "a").exists()
     (tmp_path / "file").write_text("")
@@ -115,8 +115,8 @@ def test_run_start_undoes_a_start_that_fails_and_keeps_one_that_started(tmp_path
         check_writable_folder(tmp_path / "file" / "sub")
 
 
-def test_run_start_refused_by_the_lock_touches_nothing_of_the_holder(tmp_path):
-    from monas.io import RunStart
+def test_run_claim_refused_by_the_lock_touches_nothing_of_the_holder(tmp_path):
+    from monas.io import RunClaim
 
     run = tmp_path / "run"
     run.mkdir()
@@ -124,8 +124,60 @@ def test_run_start_refused_by_the_lock_touches_nothing_of_the_holder(tmp_path):
     holder = RunLock(run).acquire()
     try:
         with pytest.raises(RunDirError, match="in use"):
-            with RunStart(run, ["run.json"], replace=["run.json"]):
+            with RunClaim(run, fresh=True, files=["run.json"], replace=["run.json"]):
                 pass
         assert (run / "run.json").read_text() == "the other process's\n" and (run / ".monas.lock").exists()
     finally:
         holder.release()
+def test_repair_torn_tail_cuts_a_torn_last_line_only(tmp_path):
+    from monas.io import repair_torn_tail
+
+    log = tmp_path / "log.jsonl"
+    repair_torn_tail(log)  # missing: nothing happens
+    assert not log.exists()
+    log.write_bytes(b'{"a": 1}\n{"b": ')
+    repair_torn_tail(log)
+    assert log.read_bytes() == b'{"a": 1}\n'
+    repair_torn_tail(log)
+    assert log.read_bytes() == b'{"a": 1}\n'
+    append_line(log, {"c": 2})
+    assert read_lines(log) == [{"a": 1}, {"c": 2}]
+    (tmp_path / "link.jsonl").symlink_to(log)
+    with pytest.raises(RunDirError, match="symbolic link"):
+        repair_torn_tail(tmp_path / "link.jsonl")
+
+
+def test_run_claim_undoes_a_failed_start_and_keeps_a_started_run(tmp_path):
+    from monas.io import LOCK_FILE, RunClaim
+
+    old = tmp_path / "run"
+    old.mkdir()
+    (old / "a.txt").write_text("old")
+    claim = RunClaim(old, fresh=True, files=("a.txt",))
+    claim.set_aside(["a.txt"])
+    (old / "a.txt").write_text("new")
+    claim.close(failed=True)
+    assert sorted(p.name for p in old.iterdir()) == ["a.txt"] and (old / "a.txt").read_text() == "old"
+
+    claim = RunClaim(tmp_path / "x" / "y", fresh=True, files=("a.txt",))
+    with pytest.raises(RunDirError, match="in use by another monas process"):
+        RunClaim(tmp_path / "x" / "y", fresh=True, files=("a.txt",))
+    (tmp_path / "x" / "y" / "a.txt").write_text("new")
+    claim.close(failed=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the folders it created are gone
+
+    claim = RunClaim(old, fresh=True, files=("a.txt",))
+    claim.set_aside(["a.txt"])
+    append_line(old / "a.txt", {"new": 1})
+    claim.start()
+    claim.close(failed=True)  # after start, a failure keeps the new run
+    assert sorted(p.name for p in old.iterdir()) == [LOCK_FILE, "a.txt"] and read_lines(old / "a.txt") == [{"new": 1}]
+
+
+def test_run_claim_of_an_unwritable_place_is_one_error_and_leaves_nothing(tmp_path):
+    from monas.io import RunClaim
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="cannot create"):
+        RunClaim(tmp_path / "file" / "run", fresh=True, files=())
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
