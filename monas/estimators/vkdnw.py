@@ -3,7 +3,11 @@ Variance of Knowledge of Deep Network Weights"): how evenly the Fisher informati
 untrained network is spread over its weights.
 
 The network is built with ``seed`` and re-initialised as the reference implementation
-does (Kaiming normal, fan-in; ``at_init.kaiming_fan_in_init``), then run in eval mode.
+does (Kaiming normal, fan-in; ``at_init.kaiming_fan_in_init``), then run in eval mode, in
+which images do not interact: batch-norm normalises with its freshly initialised running
+statistics (mean 0, variance 1). (The reference's NAS-Bench-201 networks keep no running
+statistics, so its eval-mode batch-norm normalises with the statistics of the batch,
+which is one image in its per-image Jacobian.)
 As in the paper, the Fisher information matrix is estimated for a sample of the weights:
 one per parameter tensor (its first element), P of them, so that F is P x P whatever
 the network's size. With J_n the (classes x P) Jacobian of image n's logits with respect

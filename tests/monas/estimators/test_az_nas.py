@@ -11,7 +11,7 @@ from monas.estimators import az_nas
 from monas.estimators.az_nas import DEGENERATE, az_nas_scores, block_trainability, spectral_entropy
 from search_spaces import SPACES
 
-from tests.monas.estimators.cells import CONVS, DARTS, MIXED, NONES, SKIPS, estimate
+from tests.monas.estimators.cells import CONVS, DARTS, MIXED, NB201, NONES, SKIPS, estimate
 
 PROXIES = ("az-expressivity", "az-progressivity", "az-trainability")
 # Node 2 receives nothing, so node 3 (the output) is cut off from the input; CONNECTED
@@ -112,7 +112,6 @@ def test_the_three_proxies_share_one_pass(data, monkeypatch):
 
 def test_the_ensemble_of_the_four_ranks_convolutions_first(data):
     spec = load_dataset("digits", None).spec
-    from tests.monas.estimators.cells import NB201
     ensemble = ESTIMATORS.create("ensemble", seed=0, reference=6, members="az-expressivity,az-progressivity,az-trainability,macs")
     ensemble.prepare(NB201, spec, data, torch.device("cpu"))
     assert estimate(ensemble, CONVS, data) < estimate(ensemble, NONES, data)
