@@ -43,22 +43,26 @@ from search_spaces.nb201 import InferCell  # noqa: E402
 N_TRAIN = (500, 1000, 2000, 4000)
 N_VAL = 1000
 ALPHAS = (1e-3, 1e-1)
-# name -> (cells_per_stage, initialisation, batch-norm mode, init seed)
+# name -> (cells_per_stage, initialisation, batch-norm mode, init seed, width multiplier)
 VARIANTS = {
-    "plain": (5, "default", "batch", 0),
-    "init=kaiming_fan_in": (5, "kaiming_fan_in", "batch", 0),
-    "init=kaiming_fan_out": (5, "kaiming_fan_out", "batch", 0),
-    "init=orthogonal": (5, "orthogonal", "batch", 0),
-    "bn=eval": (5, "default", "eval", 0),
-    "init=kaiming_fan_in+bn=eval": (5, "kaiming_fan_in", "eval", 0),
-    "init=lsuv+bn=eval": (5, "lsuv", "eval", 0),
-    "init=lsuv+bn=eval+cells=1": (1, "lsuv", "eval", 0),
-    "init=lsuv+bn=eval+seed=1": (5, "lsuv", "eval", 1),
-    "cells=1": (1, "default", "batch", 0),
-    "cells=2": (2, "default", "batch", 0),
-    "seed=1": (5, "default", "batch", 1),
-    "seed=2": (5, "default", "batch", 2),
-    "seed=3": (5, "default", "batch", 3),
+    "plain": (5, "default", "batch", 0, 1),
+    "init=kaiming_fan_in": (5, "kaiming_fan_in", "batch", 0, 1),
+    "init=kaiming_fan_out": (5, "kaiming_fan_out", "batch", 0, 1),
+    "init=orthogonal": (5, "orthogonal", "batch", 0, 1),
+    "bn=eval": (5, "default", "eval", 0, 1),
+    "init=kaiming_fan_in+bn=eval": (5, "kaiming_fan_in", "eval", 0, 1),
+    "init=lsuv+bn=eval": (5, "lsuv", "eval", 0, 1),
+    "init=lsuv+bn=eval+cells=1": (1, "lsuv", "eval", 0, 1),
+    "init=lsuv+bn=eval+seed=1": (5, "lsuv", "eval", 1, 1),
+    "cells=1": (1, "default", "batch", 0, 1),
+    "cells=2": (2, "default", "batch", 0, 1),
+    "seed=1": (5, "default", "batch", 1, 1),
+    "seed=2": (5, "default", "batch", 2, 1),
+    "seed=3": (5, "default", "batch", 3, 1),
+    # Widened probes: the same cell with 2x / 4x the channels (random-feature kernels
+    # approach their infinite-width limit as width grows; Shankar et al. 2020).
+    "bn=eval+width=2": (5, "default", "eval", 0, 2),
+    "bn=eval+width=4": (5, "default", "eval", 0, 4),
 }
 # feature set -> [(stage, pooling)]; stages 1..3, pooling gap (global mean), p2 (2x2 mean), std (global std)
 FEATURES = {
@@ -197,22 +201,22 @@ def main() -> None:
     naswot = ESTIMATORS.create("naswot", seed=args.seed)
     synflow = ESTIMATORS.create("synflow", seed=args.seed)
     naswot_data = scoring_data(images, naswot.n_train, naswot.n_val, seed=args.seed).to(device)
-    spaces = {c: SPACES.create("nb201", cells_per_stage=c) for c in {v[0] for v in VARIANTS.values()}}
+    spaces = {(c, w): SPACES.create("nb201", cells_per_stage=c, channels=16 * w) for c, _, _, _, w in VARIANTS.values()}
     variants = args.variants.split(",")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     rows, start_all = [], time.perf_counter()
     for k, arch in enumerate(archs):
-        full = spaces[5].build(arch, spec)
+        full = spaces[5, 1].build(arch, spec)
         macs, params = count_complexity(full, spec)
         row = {"arch": arch, "macs": macs, "params": params, "errors": {}, "seconds": {}}
-        build = lambda: spaces[5].build(arch, spec)  # noqa: E731
+        build = lambda: spaces[5, 1].build(arch, spec)  # noqa: E731
         row["naswot"] = naswot.estimate(arch, build, naswot_data, device)
         row["synflow"] = synflow.estimate(arch, build, naswot_data, device)
         for name in variants:
-            cells, init, bn, seed = VARIANTS[name]
+            cells, init, bn, seed, width = VARIANTS[name]
             torch.manual_seed(seed)
-            net = spaces[cells].build(arch, spec).to(device).train(bn == "batch").requires_grad_(False)
+            net = spaces[cells, width].build(arch, spec).to(device).train(bn == "batch").requires_grad_(False)
             sync()
             t0 = time.perf_counter()
             initialise(net, init, data.train_x)
