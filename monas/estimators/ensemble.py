@@ -24,9 +24,10 @@ from monas.registry import ESTIMATORS
 
 @ESTIMATORS.register("ensemble")
 class RankEnsemble(Estimator):
-    """``-sum log q_m`` over the ``members`` (estimators given by name), where ``q_m`` is
-    the share of the reference sample whose estimate by member m is worse than this
-    network's (ties count half; smoothed by half a network, so ``0 < q_m < 1``).
+    """``-sum w_m log q_m`` over the ``members`` (estimators given by name), where ``q_m``
+    is the share of the reference sample whose estimate by member m is worse than this
+    network's (ties count half; smoothed by half a network, so ``0 < q_m < 1``) and
+    ``w_m`` the member's weight (``weights``, comma-separated, all 1 by default).
     Lower is better; 0 would mean better than every reference network on every member.
 
     ``prepare`` draws ``reference`` random genomes of the space with ``seed`` and scores
@@ -36,7 +37,7 @@ class RankEnsemble(Estimator):
 
     name = "ensemble"
 
-    def __init__(self, members: str = "params,naswot,synflow", reference: int = 100, seed: int = 0) -> None:
+    def __init__(self, members: str = "params,naswot,synflow", weights: str = "", reference: int = 100, seed: int = 0) -> None:
         names = [m.strip() for m in members.split(",") if m.strip()]
         if not names:
             raise ValueError("ensemble needs at least one member estimator")
@@ -44,13 +45,20 @@ class RankEnsemble(Estimator):
             raise ValueError("ensemble cannot be its own member")
         if reference < 2:
             raise ValueError(f"ensemble needs reference >= 2 networks, got {reference}")
+        try:
+            self._weights = [float(w) for w in weights.split(",")] if weights.strip() else [1.0] * len(names)
+        except ValueError:
+            raise ValueError(f"ensemble weights must be numbers, got {weights!r}") from None
+        if len(self._weights) != len(names) or not all(math.isfinite(w) and w > 0 for w in self._weights):
+            raise ValueError(f"ensemble needs one positive weight per member ({len(names)}), got {weights!r}")
         self.members = ",".join(names)
+        self.weights = ",".join(f"{w:g}" for w in self._weights)
         self.reference = reference
         self.seed = seed
         self._members = [ESTIMATORS.create(n, seed=seed) for n in names]
         self.n_train = max(m.n_train for m in self._members)
         self.n_val = max([1, *(m.n_val for m in self._members)]) if self.n_train else 0
-        self.worst = len(names) * math.log(2 * (reference + 1)) + 1.0  # beyond the lowest rank on every member
+        self.worst = sum(self._weights) * math.log(2 * (reference + 1)) + 1.0  # beyond the lowest rank on every member
         self._reference: list[np.ndarray] | None = None
 
     def prepare(self, space, spec, data: ScoringData | None, device: torch.device) -> None:
@@ -66,9 +74,9 @@ class RankEnsemble(Estimator):
         if self._reference is None:
             raise EstimationError("the ensemble has no reference sample: call prepare() with the search space first")
         total = 0.0
-        for member, reference in zip(self._members, self._reference):
+        for member, weight, reference in zip(self._members, self._weights, self._reference):
             value = member.estimate(arch, build, data, device)
             worse = len(reference) - np.searchsorted(reference, value, side="right")
             ties = np.searchsorted(reference, value, side="right") - np.searchsorted(reference, value, side="left")
-            total -= math.log((worse + 0.5 * ties + 0.5) / (len(reference) + 1))
+            total -= weight * math.log((worse + 0.5 * ties + 0.5) / (len(reference) + 1))
         return total

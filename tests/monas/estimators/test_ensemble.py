@@ -54,7 +54,7 @@ def test_is_deterministic_and_survives_pickling_for_workers(data):
 def test_merges_the_members_data_needs():
     ensemble = ESTIMATORS.create("ensemble", seed=0, members="params,naswot")
     assert (ensemble.n_train, ensemble.n_val) == (128, 1)
-    assert ensemble.knobs() == {"members": "params,naswot", "reference": 100, "seed": 0, "n_train": 128, "n_val": 1,
+    assert ensemble.knobs() == {"members": "params,naswot", "weights": "1,1", "reference": 100, "seed": 0, "n_train": 128, "n_val": 1,
                                 "worst": 2 * math.log(202) + 1}
 
 
@@ -74,8 +74,8 @@ def test_bad_options_are_refused(options, error):
 
 
 def test_an_unknown_member_is_named():
-    with pytest.raises(UnknownNameError, match="unknown estimator 'zico'"):
-        ESTIMATORS.create("ensemble", seed=0, members="params,zico")
+    with pytest.raises(UnknownNameError, match="unknown estimator 'no-such-proxy'"):
+        ESTIMATORS.create("ensemble", seed=0, members="params,no-such-proxy")
 
 
 def test_drives_a_search(tmp_path):
@@ -83,3 +83,18 @@ def test_drives_a_search(tmp_path):
     out = tmp_path / "run"
     assert main([*args, "--estimator", "ensemble", "-E", "reference=4", "--out", str(out)]) == 0
     assert (out / "pareto.json").exists()
+
+
+def test_weights_scale_each_members_log_share(data):
+    plain = prepared(data, members="params,synflow", reference=10)
+    weighted = prepared(data, members="params,synflow", weights="2,1", reference=10)
+    alone = prepared(data, members="params", reference=10)
+    for arch in (CONVS, SKIPS):
+        assert estimate(weighted, arch, data) == pytest.approx(estimate(plain, arch, data) + estimate(alone, arch, data))
+    assert weighted.worst > plain.worst
+
+
+@pytest.mark.parametrize("weights", ["1", "1,0", "1,-1", "1,nan", "a,b"])
+def test_bad_weights_are_rejected(weights):
+    with pytest.raises(ValueError, match="weight"):
+        ESTIMATORS.create("ensemble", members="params,synflow", weights=weights)
