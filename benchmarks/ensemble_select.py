@@ -6,14 +6,15 @@ scored by many estimators). Every subset of the candidate estimators (up to
 ``--max-members``, and within ``--max-seconds`` per network, summed over the members)
 is scored as the ensemble scores networks: the sum of each member's log rank share
 (AZ-NAS's aggregation; here ranked within the sample). The subset with the best
-Kendall tau plus within-MACs-quintile Kendall tau on TUNE is chosen; REPORT files are
+Kendall tau plus within-MACs-quintile Kendall tau on TUNE is chosen, then a weight
+per member from WEIGHTS if that gains at least ``--min-gain`` on TUNE; REPORT files are
 read only after the choice, so their figures are out of sample. (The ``ensemble``
 estimator ranks against a fixed reference sample of the space instead of the scored
 sample: run it through estimator_correlation.py for its own figures.)
 
     python benchmarks/ensemble_select.py --tune T1.json [T2.json ...] [--report R1.json ...]
 
-Last line: ``members=<a,b,...> tune_kendall=<t> tune_within=<t> report_kendall=<t> report_spearman=<r> report_within=<t>``.
+Last line: ``members=<a,b,...> weights=<w,...> tune_kendall=<t> tune_within=<t> report_kendall=<t> report_spearman=<r> report_within=<t>``.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.estimator_correlation import kendall_within_quintiles  # noqa: E402
 
 NOT_CANDIDATES = {"ensemble", "table", "train"}
+WEIGHTS = (0.5, 1.0, 2.0)
 
 
 def load(paths: list[str]) -> dict:
@@ -48,11 +50,12 @@ def load(paths: list[str]) -> dict:
     return merged
 
 
-def ensemble_score(sample: dict, members: tuple[str, ...]) -> np.ndarray:
-    """Higher is better: the sum over ``members`` of log((rank - 0.5) / n), each member
-    ranked so that its best network has rank n."""
+def ensemble_score(sample: dict, members: tuple[str, ...], weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """Higher is better: the (weighted) sum over ``members`` of log((rank - 0.5) / n),
+    each member ranked so that its best network has rank n."""
     n = len(sample["truth"])
-    return sum(np.log((rankdata(-sample["estimates"][m]) - 0.5) / n) for m in members)
+    weights = weights or (1.0,) * len(members)
+    return sum(w * np.log((rankdata(-sample["estimates"][m]) - 0.5) / n) for m, w in zip(members, weights))
 
 
 def metrics(score: np.ndarray, sample: dict) -> tuple[float, float, float]:
@@ -69,6 +72,8 @@ def main() -> None:
     p.add_argument("--max-members", type=int, default=6)
     p.add_argument("--max-seconds", type=float, default=float("inf"), help="summed members' seconds per network")
     p.add_argument("--top", type=int, default=15, help="subsets to list")
+    p.add_argument("--min-gain", type=float, default=0.01,
+                   help="per-member weights from WEIGHTS replace equal weights only if they gain this much on TUNE")
     args = p.parse_args()
 
     tune = load(args.tune)
@@ -95,14 +100,20 @@ def main() -> None:
     print("|---|---|---|---|")
     for _, tau, within, members in ranked[: args.top]:
         print(f"| {'+'.join(members)} | {tau:.3f} | {within:.3f} | {sum(tune['seconds'][m] for m in members):.3f} |")
-    _, tau, within, chosen = ranked[0]
-    line = f"members={','.join(chosen)} tune_kendall={tau:.4f} tune_within={within:.4f}"
+    best, tau, within, chosen = ranked[0]
+    weights = (1.0,) * len(chosen)
+    for candidate in itertools.product(WEIGHTS, repeat=len(chosen)):
+        t, _, w = metrics(ensemble_score(tune, chosen, candidate), tune)
+        if t + w >= best + args.min_gain:
+            best, tau, within, weights = t + w, t, w, candidate
+    print(f"weights chosen on the tuning sample: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
+    line = f"members={','.join(chosen)} weights={','.join(f'{w:g}' for w in weights)} tune_kendall={tau:.4f} tune_within={within:.4f}"
     if args.report:
         report = load(args.report)
         absent = [m for m in chosen if m not in report["estimates"]]
         if absent:
             raise SystemExit(f"not in the report files: {', '.join(absent)}")
-        r_tau, r_rho, r_within = metrics(ensemble_score(report, chosen), report)
+        r_tau, r_rho, r_within = metrics(ensemble_score(report, chosen, weights), report)
         print(f"\nreport sample: {len(report['truth'])} networks, chosen subset scored unchanged")
         line += f" report_kendall={r_tau:.4f} report_spearman={r_rho:.4f} report_within={r_within:.4f}"
     print(line)
