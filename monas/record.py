@@ -19,9 +19,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monas.evaluation import Evaluation
+from monas.errors import RunDirError
+
+if TYPE_CHECKING:
+    from monas.evaluation import Evaluation
 
 CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT = (
     "config.json",
@@ -38,10 +41,6 @@ CHECKPOINT_FORMAT = "monas-checkpoint-1"
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used as asked; the message says what to do."""
 
 
 _writes: dict[str, int] = {}
@@ -168,6 +167,8 @@ class RunRecord:
 
     def read_archive(self) -> list[Evaluation]:
         """Every complete archive line; a torn last line (a kill mid-write) is dropped."""
+        from monas.evaluation import Evaluation  # imports torch: only where an archive is read
+
         return read_lines(self.path / ARCHIVE, Evaluation.from_json)
 
     # --- per-generation statistics, front and plot ----------------------------------

@@ -7,10 +7,11 @@ state, the archive answers every evaluation already made.
 """
 from __future__ import annotations
 
+import inspect
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 
 import numpy as np
@@ -21,8 +22,10 @@ from pymoo.termination.max_gen import MaximumGenerationTermination
 import search_spaces
 from monas import estimators
 from monas.complexity import count_complexity
-from monas.data import load_dataset, scoring_data
+from monas.config import SearchConfig
+from monas.data import SIZE_OPTIONS, fit_scoring_sizes, load_dataset, scoring_data
 from monas.device import resolve_device
+from monas.estimators import Estimator
 from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
 from monas.objectives import OBJECTIVES, parse_objectives
@@ -31,31 +34,6 @@ from monas.plot import pareto_figure
 from monas.problem import ArchitectureProblem
 from monas.record import RunRecord
 from monas.runners import make_runner
-
-
-@dataclass
-class SearchConfig:
-    """Everything that determines a search; recorded in config.json."""
-
-    out: str
-    space: str = "darts"
-    space_options: dict = field(default_factory=dict)
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    pop_size: int = 20
-    generations: int = 10
-    seed: int = 0
-    objectives: str = "error,macs"
-    estimator: str = "rwe"
-    estimator_options: dict = field(default_factory=dict)
-    device: str = "auto"
-    workers: int = 1
-    scheduler: str | None = None
-    slurm: dict | None = None
-
-    def objective_names(self) -> list[str]:
-        """Names of the minimised objectives, in order."""
-        return [o.name for o in parse_objectives(self.objectives)]
 
 
 @dataclass
@@ -98,19 +76,43 @@ def build_algorithm(space, pop_size: int) -> NSGA2:
     )
 
 
+def fitted_estimator(config: SearchConfig, available: int) -> Estimator:
+    """The estimator of ``config``, its scoring subsets fitted to a training split of
+    ``available`` images (``monas.data.fit_scoring_sizes``): ``n_train``/``n_val`` the
+    user set in ``estimator_options`` are kept (DatasetError when they do not fit), the
+    estimator's defaults shrink. An estimator whose constructor takes ``n_train`` and
+    ``n_val`` is created with the fitted sizes (so its recorded settings say them); for
+    one whose sizes follow from other settings, its ``n_train``/``n_val`` are set."""
+    options = dict(config.estimator_options)
+    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **options)
+    if not estimator.n_train:
+        return estimator
+    fixed = frozenset(k for k in SIZE_OPTIONS if k in options)
+    n_train, n_val = fit_scoring_sizes(estimator.n_train, estimator.n_val, available, fixed)
+    if (n_train, n_val) == (estimator.n_train, estimator.n_val):
+        return estimator
+    if set(SIZE_OPTIONS) <= set(inspect.signature(estimators.ESTIMATORS.get(config.estimator)).parameters):
+        return estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **{**options, "n_train": n_train, "n_val": n_val})
+    estimator.n_train, estimator.n_val = n_train, n_val
+    return estimator
+
+
 def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log=print, progress: bool = True) -> SearchResult:
-    """Run (or, with ``resume``, continue) the search described by ``config``."""
+    """Run (or, with ``resume``, continue) the search described by ``config``.
+
+    Everything that can be refused is checked before the costly set-up (the space's
+    reference networks, decoding the scoring images, starting workers): the run
+    directory, then the dataset's size against the estimator's scoring subsets."""
     space = search_spaces.SPACES.create(config.space, **config.space_options)
     objectives = parse_objectives(config.objectives)
     names = [o.name for o in objectives]
-    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **config.estimator_options)
+    if not resume:
+        RunRecord.check_new(config.out, overwrite)
     images = load_dataset(config.dataset, config.data_dir, split="train")
+    estimator = fitted_estimator(config, len(images))
     spec = images.spec
     device = resolve_device(config.device)
     scale = normalisation(space, spec, names)
-
-    if not resume:
-        RunRecord.check_new(config.out, overwrite)  # refuse before starting workers
     data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
     evaluator = Evaluator(space, spec, estimator, data, device)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
@@ -147,6 +149,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
             {
                 "config": asdict(config),
                 "estimator_knobs": setup.estimator.knobs(),
+                "scoring_images": {"n_train": setup.estimator.n_train, "n_val": setup.estimator.n_val},
                 "input": asdict(spec),
                 "device": str(device),
                 "hypervolume_scale": dict(zip(names, scale)),
