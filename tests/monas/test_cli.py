@@ -207,3 +207,41 @@ def test_search_with_early_stopped_training(tmp_path):
     assert config["estimator_knobs"]["early_stop"] == "curve"
     archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
     assert len(archive) == 2 and all(row["status"] == "ok" and 0 <= row["objectives"]["error"] <= 100 for row in archive)
+
+
+def test_default_scoring_sizes_shrink_to_the_dataset_and_are_recorded(tmp_path):
+    out = tmp_path / "nb201"
+    argv = ["--space", "nb201", "--dataset", "digits", "-S", "channels=4", "-S", "cells_per_stage=1",
+            "--pop-size", "2", "--generations", "1", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    # rwe's defaults (2000 + 1000) shrink in proportion to digits' 1438 training images
+    assert config["scoring_images"] == {"n_train": 958, "n_val": 480}
+    assert (config["estimator_knobs"]["n_train"], config["estimator_knobs"]["n_val"]) == (958, 480)
+    assert config["config"]["estimator_options"] == {}  # what the user set, so a resume fits the same way
+
+
+def test_explicit_scoring_sizes_that_do_not_fit_name_the_options(tmp_path, capsys):
+    assert main(["--dataset", "digits", "-E", "n_train=1000", "-E", "n_val=1000", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has only 1438" in err and "lower -E n_train / -E n_val" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_and_bad_input_need_no_torch(small_run):
+    """``--help``, a bad flag and a taken --out are answered without importing torch
+    (what makes them answer in about a second)."""
+    script = (
+        "import sys\n"
+        "from monas.cli import main\n"
+        f"assert main(['--space', 'darts', '--dataset', 'digits', '--out', {str(small_run)!r}]) == 2\n"
+        "assert main(['--pop-size', 'ten']) == 2\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "already holds a run" in proc.stderr
+    for name in ("darts", "nb201", "mobilenetv3", "rwe", "naswot", "ensemble", "train"):
+        assert f"\n  {name} " in proc.stdout
+    assert "cells_per_stage=5" in proc.stdout and "|nor_conv_3x3~0|" in proc.stdout and "d=" in proc.stdout
