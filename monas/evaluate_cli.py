@@ -197,7 +197,7 @@ def _describe(e: Evaluation) -> str:
     o = e.objectives
     sizes = f"macs {o['macs'] / 1e6:.2f}M  params {o['params'] / 1e6:.3f}M  {e.seconds:.1f}s"
     if e.status != "ok":
-        return f"failed ({e.error})  {sizes}"
+        return f"failed ({e.failure})  {sizes}"
     return f"error {o['error']:.2f}  {sizes}"
 
 

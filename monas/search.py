@@ -170,6 +170,9 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
 
     evaluations = record.read_archive() if resume else []
     cache = {e.arch: e for e in evaluations}
+    # recomputed from the archive: runs of earlier versions recorded it on another scale
+    rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale)}
+            for row in rows]
     bar = _ProgressBar(progress)
 
     def on_evaluated(evaluation: Evaluation) -> None:
@@ -188,13 +191,12 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
         algorithm.next()
         bar.close()
         pareto = _front(evaluations, names)
-        F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
         rows.append(
             {
                 "generation": generation,
                 "evaluations": len(evaluations),
                 "front_size": len(pareto),
-                "hypervolume": round(normalised_hypervolume(F, scale), 6),
+                "hypervolume": _hypervolume(pareto, names, scale),
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )
@@ -211,6 +213,12 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
             f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
         )
     return SearchResult(_front(evaluations, names), evaluations, rows)
+
+
+def _hypervolume(evaluations: list[Evaluation], names: list[str], scale: list[float]) -> float:
+    """``normalised_hypervolume`` of the front of ``evaluations``, rounded for the record."""
+    F = np.array([[e.objectives[n] for n in names] for e in _front(evaluations, names)]).reshape(-1, len(names))
+    return round(normalised_hypervolume(F, scale), 6)
 
 
 def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:
