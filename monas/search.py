@@ -30,7 +30,7 @@ from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
 from monas.objectives import OBJECTIVES, parse_objectives
 from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
-from monas.plot import pareto_figure
+from monas.plot import pareto_figure, run_labels
 from monas.problem import ArchitectureProblem
 from monas.record import RunRecord
 from monas.runners import make_runner
@@ -150,6 +150,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
                 "config": asdict(config),
                 "estimator_knobs": setup.estimator.knobs(),
                 "scoring_images": {"n_train": setup.estimator.n_train, "n_val": setup.estimator.n_val},
+                "estimate": {"estimator": config.estimator, "error_in_percent": setup.estimator.error_in_percent},
                 "input": asdict(spec),
                 "device": str(device),
                 "hypervolume_scale": dict(zip(names, scale)),
@@ -158,6 +159,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
             }
         )
 
+    labels = run_labels(record.read_config(), config.out)
     checkpoint = record.read_checkpoint() if resume else None
     if checkpoint is None:
         algorithm = build_algorithm(space, config.pop_size)
@@ -202,7 +204,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
         )
         record.write_generations(rows)
         record.write_pareto(_pareto_json(pareto, names))
-        figure = pareto_figure(evaluations, names)
+        figure = pareto_figure(evaluations, names, labels)
         record.write_figure(figure)
         figure.clf()
         record.write_checkpoint({"algorithm": algorithm, "generations": rows})

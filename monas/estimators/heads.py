@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 HEADS = ("ridge", "logistic")
 
@@ -22,6 +19,11 @@ def head_error(
     if head == "ridge":
         return ridge_error(train_f, train_y, val_f, val_y, alpha)
     if head == "logistic":
+        # imported here: scikit-learn's import costs seconds and only this head needs it
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         # lbfgs needs ~300 iterations where the classes barely separate (random labels on
         # digits); 200 stopped it unconverged, with a ConvergenceWarning
         model = LogisticRegression(C=1.0 / (alpha * len(train_f)), max_iter=1000)
