@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on the machines that run searches
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from monas.evaluation import Evaluation  # noqa: E402
 from monas.front import non_dominated  # noqa: E402
@@ -92,6 +92,7 @@ def plot_hypervolume(ax, generations: Sequence[dict]) -> None:
     """Hypervolume of the normalised front after each generation."""
     ax.plot([g["generation"] for g in generations], [g["hypervolume"] for g in generations], marker="o")
     ax.set_xlabel("generation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("hypervolume (share of the reference box)")
     ax.grid(alpha=0.3)
 
@@ -107,7 +108,7 @@ def plot_front_progress(
     colours = plt.cm.viridis(np.linspace(0, 1, max(last, 1)))
     for gen in range(1, last + 1):
         front = _staircase(_points([e for e in ok if e.generation <= gen], x, y))
-        width = 1.2 + 4.0 * (gen - 1) / max(last - 1, 1)
+        width = 1.2 + 3.0 * (gen - 1) / max(last - 1, 1)
         ax.step(front[:, 0], front[:, 1], where="post", color=colours[gen - 1], linewidth=width, zorder=2 + last - gen,
                 label=f"gen {gen}")
     _axes(ax, x, y, labels)
