@@ -25,21 +25,21 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from monas.cli import OneLineParser, UsageError, run_command
-from monas.complexity import count_complexity
-from monas.data import DATASETS, load_dataset, stratified_split
-from monas.device import resolve_device
-from monas.pruning import prune
+import numpy as np
+
+from monas.cli import OneLineParser, UsageError, known_names, run_command
 from monas.record import RunDirError, RunRecord, atomic_write
-from monas.train import TrainConfig, train
+from monas.registry import DATASETS
 from monas.train_cli import add_source_flags, genotypes_from_args
-from monas.tuning import BEST, BEST_FLAGS, TRIALS, TrainingObjective, training_space, tune, write_best
-from search_spaces.base import InputSpec
+from monas.train_config import BEST, BEST_FLAGS, TRIALS, TrainConfig
 from search_spaces.darts.genotypes import parse_genotype
-from search_spaces.darts.model import NetworkCIFAR
+
+if TYPE_CHECKING:
+    import torch
+
+    from search_spaces.base import InputSpec
 
 PROG = "run_hpo"
 FINAL = "final.json"
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_flags(p)
     p.add_argument("--space", default="darts", choices=("darts",), help="search space of the genotype (darts)")
-    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(DATASETS.names())} (default cifar10)")
+    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--n-train", type=int, help="training images used (default 5000; class-stratified)")
     p.add_argument("--n-val", type=int, help="of these, images held out to score trials (default n-train / 5)")
@@ -159,12 +159,16 @@ def prepare_out(args: argparse.Namespace, settings: dict) -> dict:
 
 
 def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from monas.data import stratified_split
+
     if n >= len(labels):
         return np.arange(len(labels))
     return stratified_split(labels, n, len(labels) - n, seed)[0]
 
 
 def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
+    from monas.complexity import count_complexity
+
     macs, params = count_complexity(net, spec)
     return {"macs": macs, "params": params}
 
@@ -174,82 +178,97 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
-        settings = settings_from_args(args)
-        device = resolve_device(settings["device"])
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda asked for, but no CUDA device is available")
-        train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
-        test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
-        spec = train_images.spec
-        if settings["haet"]:
-            n_classes = len(train_images.classes)
-            settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
-            settings["n_val"] = settings["n_train"] // 5
-        settings = prepare_out(args, settings)
-        seed = settings["seed"]
-        fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
-                                            settings["n_val"], seed)
-        test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
-
-        def tensors(images, idx):
-            return images.images(idx), torch.from_numpy(images.labels[idx])
-
-        fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
-        all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
-        test = tensors(test_images, test_idx)
-
-        genotype = parse_genotype(settings["genotype"])
-        torch.manual_seed(seed)
-        network = NetworkCIFAR(genotype, settings["init_channels"], settings["layers"], spec.num_classes, spec.channels)
-        full_cost = _complexity(network, spec)
-        trial_network, proxy_cost = network, None
-        if settings["proxy"] is not None:
-            trial_network = prune(network, settings["proxy"], fit[0][:2].float())
-            proxy_cost = _complexity(trial_network, spec)
-            print(f"{PROG}: proxy prune:{settings['proxy']}: {proxy_cost['macs'] / 1e6:.2f}M MACs, "
-                  f"{proxy_cost['params'] / 1e6:.3f}M params; full network {full_cost['macs'] / 1e6:.2f}M MACs, "
-                  f"{full_cost['params'] / 1e6:.3f}M params", flush=True)
-
-        haet = settings["haet"]
-        space = training_space(settings["min_epochs"], settings["max_epochs"], tune_epochs=not haet)
-        base = TrainConfig(
-            epochs=settings["min_epochs"], auxiliary_weight=0.0, seed=seed,
-            time_budget=settings["trial_budget"], loader_workers=0 if device.type == "cpu" else 2,
-        )
-        objective = TrainingObjective(trial_network, fit, val, base, device, early_stop=settings["early_stop"] == "curve",
-                                      info={"proxy": settings["proxy"], **(proxy_cost or full_cost)})
-        result = tune(objective, space, args.out, time_budget=settings["time_budget"],
-                      max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True))
-        ok = sum(t.status == "ok" for t in result.trials)
-        print(f"{PROG}: tuning stopped ({result.stop_reason}) after {len(result.trials)} trials ({ok} ok) "
-              f"in {result.seconds:.0f}s", flush=True)
-        if result.best is None:
-            raise RunDirError(f"no trial succeeded; see {Path(args.out) / TRIALS}")
-        best = result.best
-        config = objective.config(best.values)
-        config.eval_every = float(config.epochs)
-        write_best(args.out, best, config)
-        print(f"{PROG}: best trial {best.number}: validation error {best.objective:.2f}%; flags: "
-              f"{(Path(args.out) / BEST_FLAGS).read_text().strip()}", flush=True)
-
-        final = train(copy.deepcopy(network), all_train, test, config, device)
-        summary = {
-            "test_accuracy": final.test_accuracy, "epochs": final.epochs, "train_seconds": final.train_seconds,
-            "seconds_per_epoch": final.train_seconds / final.epochs, **full_cost,
-            "best_trial": best.number, "tuning_seconds": result.seconds, "trials": len(result.trials),
-            "stop_reason": result.stop_reason,
-            "proxy": None if proxy_cost is None else {
-                "ratio": settings["proxy"], **proxy_cost, "seconds_per_epoch": best.info.get("seconds_per_epoch")},
-        }
-        atomic_write(Path(args.out) / FINAL, json.dumps(summary, indent=2) + "\n")
-        rows = [("full network", full_cost, summary["seconds_per_epoch"])]
-        if proxy_cost is not None:
-            rows.append((f"proxy prune:{settings['proxy']}", proxy_cost, best.info.get("seconds_per_epoch")))
-        for label, cost, per_epoch in rows:
-            print(f"{PROG}: {label:>18}: {cost['macs'] / 1e6:9.2f}M MACs {cost['params'] / 1e6:7.3f}M params "
-                  f"{per_epoch:7.2f}s/epoch (best configuration)", flush=True)
-        print(f"{PROG}: full network trained with the best configuration: test accuracy {final.test_accuracy:.2f}% "
-              f"({len(test_idx)} test images, {final.epochs:.2f} epochs); results in {args.out}", flush=True)
-        return 0
+        return tune_and_train(args, settings_from_args(args))
 
     return run_command(PROG, work, "continue with --resume")
+
+
+def tune_and_train(args: argparse.Namespace, settings: dict) -> int:
+    """Load the data, tune, and train the network with the best configuration (the part
+    of ``main`` that needs torch, imported here once the flags are checked); the exit
+    code."""
+    import torch
+
+    from monas.data import load_dataset, stratified_split
+    from monas.device import resolve_device
+    from monas.pruning import prune
+    from monas.train import train
+    from monas.tuning import TrainingObjective, training_space, tune, write_best
+    from search_spaces.darts.model import NetworkCIFAR
+
+    device = resolve_device(settings["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available")
+    train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
+    test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
+    spec = train_images.spec
+    if settings["haet"]:
+        n_classes = len(train_images.classes)
+        settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
+        settings["n_val"] = settings["n_train"] // 5
+    settings = prepare_out(args, settings)
+    seed = settings["seed"]
+    fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
+                                        settings["n_val"], seed)
+    test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
+
+    def tensors(images, idx):
+        return images.images(idx), torch.from_numpy(images.labels[idx])
+
+    fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
+    all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
+    test = tensors(test_images, test_idx)
+
+    genotype = parse_genotype(settings["genotype"])
+    torch.manual_seed(seed)
+    network = NetworkCIFAR(genotype, settings["init_channels"], settings["layers"], spec.num_classes, spec.channels)
+    full_cost = _complexity(network, spec)
+    trial_network, proxy_cost = network, None
+    if settings["proxy"] is not None:
+        trial_network = prune(network, settings["proxy"], fit[0][:2].float())
+        proxy_cost = _complexity(trial_network, spec)
+        print(f"{PROG}: proxy prune:{settings['proxy']}: {proxy_cost['macs'] / 1e6:.2f}M MACs, "
+              f"{proxy_cost['params'] / 1e6:.3f}M params; full network {full_cost['macs'] / 1e6:.2f}M MACs, "
+              f"{full_cost['params'] / 1e6:.3f}M params", flush=True)
+
+    haet = settings["haet"]
+    space = training_space(settings["min_epochs"], settings["max_epochs"], tune_epochs=not haet)
+    base = TrainConfig(
+        epochs=settings["min_epochs"], auxiliary_weight=0.0, seed=seed,
+        time_budget=settings["trial_budget"], loader_workers=0 if device.type == "cpu" else 2,
+    )
+    objective = TrainingObjective(trial_network, fit, val, base, device, early_stop=settings["early_stop"] == "curve",
+                                  info={"proxy": settings["proxy"], **(proxy_cost or full_cost)})
+    result = tune(objective, space, args.out, time_budget=settings["time_budget"],
+                  max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True))
+    ok = sum(t.status == "ok" for t in result.trials)
+    print(f"{PROG}: tuning stopped ({result.stop_reason}) after {len(result.trials)} trials ({ok} ok) "
+          f"in {result.seconds:.0f}s", flush=True)
+    if result.best is None:
+        raise RunDirError(f"no trial succeeded; see {Path(args.out) / TRIALS}")
+    best = result.best
+    config = objective.config(best.values)
+    config.eval_every = float(config.epochs)
+    write_best(args.out, best, config)
+    print(f"{PROG}: best trial {best.number}: validation error {best.objective:.2f}%; flags: "
+          f"{(Path(args.out) / BEST_FLAGS).read_text().strip()}", flush=True)
+
+    final = train(copy.deepcopy(network), all_train, test, config, device)
+    summary = {
+        "test_accuracy": final.test_accuracy, "epochs": final.epochs, "train_seconds": final.train_seconds,
+        "seconds_per_epoch": final.train_seconds / final.epochs, **full_cost,
+        "best_trial": best.number, "tuning_seconds": result.seconds, "trials": len(result.trials),
+        "stop_reason": result.stop_reason,
+        "proxy": None if proxy_cost is None else {
+            "ratio": settings["proxy"], **proxy_cost, "seconds_per_epoch": best.info.get("seconds_per_epoch")},
+    }
+    atomic_write(Path(args.out) / FINAL, json.dumps(summary, indent=2) + "\n")
+    rows = [("full network", full_cost, summary["seconds_per_epoch"])]
+    if proxy_cost is not None:
+        rows.append((f"proxy prune:{settings['proxy']}", proxy_cost, best.info.get("seconds_per_epoch")))
+    for label, cost, per_epoch in rows:
+        print(f"{PROG}: {label:>18}: {cost['macs'] / 1e6:9.2f}M MACs {cost['params'] / 1e6:7.3f}M params "
+              f"{per_epoch:7.2f}s/epoch (best configuration)", flush=True)
+    print(f"{PROG}: full network trained with the best configuration: test accuracy {final.test_accuracy:.2f}% "
+          f"({len(test_idx)} test images, {final.epochs:.2f} epochs); results in {args.out}", flush=True)
+    return 0

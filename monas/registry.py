@@ -9,6 +9,7 @@ registry holds can also be read from their source without importing them
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,9 +37,12 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def _load(self) -> None:
+        """Import ``home`` and, for a package, every module and subpackage in it."""
         if not self._loaded:
             self._loaded = True
-            importlib.import_module(self.home)
+            home = importlib.import_module(self.home)
+            for module in pkgutil.walk_packages(getattr(home, "__path__", []), prefix=f"{self.home}."):
+                importlib.import_module(module.name)
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: make ``factory`` available under ``name``."""

@@ -19,19 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from monas.cli import OneLineParser, UsageError, run_command
-from monas.complexity import count_complexity
-from monas.data import DATASETS, load_dataset
-from monas.device import resolve_device
-from monas.distributed import PreemptionFlag
+from monas.cli import OneLineParser, UsageError, known_names, run_command
+from monas.errors import ArchitectureError
 from monas.picks import Pick, PickError, choose, read_front, table
 from monas.record import atomic_write
-from monas.train import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig, TrainingStateError, train
-from search_spaces.base import ArchitectureError, InputSpec
+from monas.registry import DATASETS
+from monas.train_config import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig
 from search_spaces.darts.genotypes import PRIMITIVES, parse_genotype
-from search_spaces.darts.model import NetworkCIFAR
 
 PROG = "train_cifar"
 RUN, RESULT = "run.json", "result.json"
@@ -197,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "DARTS CIFAR recipe. Writes run.json, metrics.csv, checkpoint.pt and result.json into one folder per genotype.",
     )
     add_source_flags(p)
-    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(DATASETS.names())} (default cifar10)")
+    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
     p.add_argument("--test-limit", type=int, help="test on this many test images (a seeded random subset)")
@@ -239,53 +234,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             print(listing(args, chosen))
             return 0
-        device = resolve_device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda asked for, but no CUDA device is available")
-        train_images = load_dataset(args.dataset, args.data_dir, "train")
-        test_images = load_dataset(args.dataset, args.data_dir, "test")
-        spec = train_images.spec
-        if spec.resolution % 4:
-            raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
-        train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
-        test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
-        out_root = Path(args.out)
-        folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
-        describes = {}
-        for name, pick in chosen:
-            describes[name] = {
-                "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
-                "dataset": args.dataset, "data_dir": args.data_dir, "train_images": len(train_idx),
-                "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
-                "config": dataclasses.asdict(config),
-            }
-            prepare_out(folders[name], describes[name], args.resume, args.overwrite)
-        train_data = (train_images.images(train_idx), torch.from_numpy(train_images.labels[train_idx]))
-        test_data = (test_images.images(test_idx), torch.from_numpy(test_images.labels[test_idx]))
-        with PreemptionFlag() as preempted:
-            for name, pick in chosen:
-                out = folders[name]
-                print(f"{PROG}: training {name} into {out}", flush=True)
-                genotype = parse_genotype(pick.arch)
-                torch.manual_seed(config.seed)
-                net = NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels,
-                                   auxiliary=config.auxiliary_weight > 0)
-                macs, params = count_complexity(
-                    NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels),
-                    InputSpec(spec.channels, spec.resolution, spec.num_classes),
-                )
-                try:
-                    result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
-                                   stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print)
-                except TrainingStateError as exc:
-                    raise UsageError(str(exc)) from None
-                if result.preempted:
-                    print(f"{PROG}: preempted at step {result.steps}; checkpoint in {out}; continue with --resume",
-                          flush=True)
-                    return 130
-                summary = write_result(out, describes[name], result, macs, params)
-                print(f"{PROG}: {name}: test accuracy {summary['test_accuracy']:.2f}% after {summary['epochs']:.2f} epochs; "
-                      f"{params / 1e6:.3f}M params, {macs / 1e6:.1f}M MACs; {out / RESULT}", flush=True)
-        return 0
+        return train_chosen(args, config, chosen)
 
     return run_command(PROG, work, "continue with --resume")
+
+
+def train_chosen(args: argparse.Namespace, config: TrainConfig, chosen: list[tuple[str, Pick]]) -> int:
+    """Load the data and train every chosen genotype (the part of ``main`` that needs
+    torch, imported here once the flags are checked); the exit code."""
+    import torch
+
+    from monas.complexity import count_complexity
+    from monas.data import load_dataset
+    from monas.device import resolve_device
+    from monas.distributed import PreemptionFlag
+    from monas.train import TrainingStateError, train
+    from search_spaces.base import InputSpec
+    from search_spaces.darts.model import NetworkCIFAR
+
+    device = resolve_device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available")
+    train_images = load_dataset(args.dataset, args.data_dir, "train")
+    test_images = load_dataset(args.dataset, args.data_dir, "test")
+    spec = train_images.spec
+    if spec.resolution % 4:
+        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
+    train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
+    test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
+    out_root = Path(args.out)
+    folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
+    describes = {}
+    for name, pick in chosen:
+        describes[name] = {
+            "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+            "dataset": args.dataset, "data_dir": args.data_dir, "train_images": len(train_idx),
+            "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
+            "config": dataclasses.asdict(config),
+        }
+        prepare_out(folders[name], describes[name], args.resume, args.overwrite)
+    train_data = (train_images.images(train_idx), torch.from_numpy(train_images.labels[train_idx]))
+    test_data = (test_images.images(test_idx), torch.from_numpy(test_images.labels[test_idx]))
+    with PreemptionFlag() as preempted:
+        for name, pick in chosen:
+            out = folders[name]
+            print(f"{PROG}: training {name} into {out}", flush=True)
+            genotype = parse_genotype(pick.arch)
+            torch.manual_seed(config.seed)
+            net = NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels,
+                               auxiliary=config.auxiliary_weight > 0)
+            macs, params = count_complexity(
+                NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels),
+                InputSpec(spec.channels, spec.resolution, spec.num_classes),
+            )
+            try:
+                result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
+                               stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print)
+            except TrainingStateError as exc:
+                raise UsageError(str(exc)) from None
+            if result.preempted:
+                print(f"{PROG}: preempted at step {result.steps}; checkpoint in {out}; continue with --resume",
+                      flush=True)
+                return 130
+            summary = write_result(out, describes[name], result, macs, params)
+            print(f"{PROG}: {name}: test accuracy {summary['test_accuracy']:.2f}% after {summary['epochs']:.2f} epochs; "
+                  f"{params / 1e6:.3f}M params, {macs / 1e6:.1f}M MACs; {out / RESULT}", flush=True)
+    return 0

@@ -1,4 +1,4 @@
-"""Every README command that works offline (it uses ``digits`` or the quick start's run)
+"""Every README command that works offline (it uses ``digits``, the quick start's run or the notebook)
 runs, in the README's order, in a fresh folder, at a tiny size.
 
 The commands are read from the README's ``bash`` blocks, so a README command that breaks
@@ -18,11 +18,10 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 
 from tests.conftest import ROOT
 
-OFFLINE = ("digits", "runs/quickstart")
+OFFLINE = ("digits", "runs/quickstart", "notebooks/")
 NEEDS_DATA = ("../shared", "/data")
 TINY_SPACE = {"init_channels": "4", "layers": "3"}
 TINY_SEARCH = {"--pop-size": "4", "--generations": "2"}
