@@ -278,3 +278,17 @@ def test_records_carry_no_float_noise(small_run):
         row = json.loads(line)
         assert isinstance(row["objectives"]["macs"], int) and isinstance(row["objectives"]["params"], int)
         assert round(row["objectives"]["error"], 6) == row["objectives"]["error"]
+
+
+@pytest.mark.parametrize("module", ["monas.train_cli", "monas.transfer_cli", "monas.hpo_cli"])
+def test_the_training_commands_answer_help_and_bad_flags_without_torch(module):
+    script = (
+        "import sys\n"
+        f"from {module} import main\n"
+        "assert main(['--no-such-flag']) == 2\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "unrecognized arguments: --no-such-flag" in proc.stderr and "usage:" in proc.stdout
