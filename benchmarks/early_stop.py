@@ -44,7 +44,7 @@ from monas.curves import CurveStopper
 from monas.data import load_dataset, scoring_data
 from monas.device import resolve_device
 from monas.estimators import ESTIMATORS
-from monas.record import atomic_write
+from monas.io import atomic_write
 from search_spaces import SPACES
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"

@@ -231,26 +231,50 @@ def imagefolder(data_dir: Path | None, split: str) -> LabelledImages:
 
 def _image_folder(root: Path) -> LabelledImages:
     import torchvision
-    from PIL import Image
 
     try:
         folder = torchvision.datasets.ImageFolder(str(root))
     except (FileNotFoundError, RuntimeError) as exc:
         raise DatasetError(f"{root} is not an ImageFolder tree: {exc}") from None
-    with Image.open(folder.samples[0][0]) as first:
+    with _open_image(folder.samples[0][0]) as first:
         resolution = min(first.size)
         channels = 1 if first.mode in ("L", "I", "F", "1") else 3
     mode = "L" if channels == 1 else "RGB"
 
     def decode(i: int) -> np.ndarray:
-        with Image.open(folder.samples[i][0]) as img:
-            img = img.convert(mode)
+        path = folder.samples[i][0]
+        with _open_image(path) as img:
+            try:
+                img = img.convert(mode)  # decodes the whole file: a truncated one fails here
+            except (OSError, ValueError, SyntaxError) as exc:
+                raise DatasetError(f"{path} is not a readable image ({exc}); remove or replace it") from None
             if img.size != (resolution, resolution):
                 img = _resize_center_crop(img, resolution)
             arr = np.asarray(img, dtype=np.uint8)
         return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
     return LabelledImages(folder.targets, folder.classes, channels, resolution, decode)
+
+
+def read_rgb(path: str):
+    """The image at ``path`` decoded and converted to RGB (a PIL image): torchvision's
+    ImageFolder loader, with a DatasetError naming the file when it is not a readable
+    image (corrupt, truncated, not an image, unreadable)."""
+    with _open_image(path) as img:
+        try:
+            return img.convert("RGB")  # decodes the whole file: a truncated one fails here
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DatasetError(f"{path} is not a readable image ({exc}); remove or replace it") from None
+
+
+def _open_image(path: str):
+    """The PIL image at ``path``; DatasetError naming the file when it is not an image."""
+    from PIL import Image
+
+    try:
+        return Image.open(path)
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise DatasetError(f"{path} is not a readable image ({exc}); remove or replace it") from None
 
 
 def _resize_center_crop(img, size: int):

@@ -14,6 +14,15 @@ the learning-rate schedule fitted to that time.
 fsynced), ``best.json``, ``best_flags.txt`` (the ``train_cifar.py`` flags of the best
 configuration) and ``final.json`` (the full network's result).
 
+Everything (flags, genotype, folder, device, dataset: the images used are decoded up
+front; with ``--resume`` the recorded config.json and trials.jsonl) is checked before
+anything is written. The folder is locked while tuning writes it. ``--overwrite``
+moves the old run aside and deletes it only once the first new trial is logged; a
+start that fails before that leaves the folder as it was, and a folder whose
+config.json has no trial logged (a start killed early) holds no run and is reused.
+``--resume`` of a finished run (``final.json``) with the same budgets changes nothing
+and says so; a larger ``--time-budget`` or ``--max-trials`` continues it.
+
 Exit codes: 0 done, 2 bad input (one line on stderr, no earlier result changed),
 130 interrupted (continue with ``--resume``).
 """
@@ -22,18 +31,29 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monas.cli import OneLineParser, UsageError, known_names, run_command
-from monas.record import RunDirError, RunRecord, atomic_write
+from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
+from monas.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
 from monas.registry import DATASETS
-from monas.train_cli import add_source_flags, genotypes_from_args
-from monas.train_config import BEST, BEST_FLAGS, TRIALS, TrainConfig
+from monas.train_config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS, TrainConfig
+from monas.train_cli import (
+    OUTPUTS as TRAIN_OUTPUTS,
+    add_source_flags,
+    check_cells,
+    check_network_size,
+    genotypes_from_args,
+    out_path,
+    read_json_object,
+    usable_device,
+)
 from search_spaces.darts.genotypes import parse_genotype
 
 if TYPE_CHECKING:
@@ -44,8 +64,11 @@ if TYPE_CHECKING:
 PROG = "run_hpo"
 FINAL = "final.json"
 HPO_FILES = ("config.json", TRIALS, BEST, BEST_FLAGS, FINAL)
+# Files of the other commands' runs (a search, a training): never replaced by a tuning run.
+FOREIGN = (ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, *TRAIN_OUTPUTS)
 HAET_PER_CLASS = (500, 100)  # training and test images per class
 RESUME_CHANGES = ("time_budget", "max_trials", "device")
+MAX_TRIALS = 1_000_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,8 +142,8 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         raise UsageError("run_hpo tunes one genotype; give one --genotype or a --pick that selects one member")
     settings = {
         "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
-        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": args.n_train or 5000,
-        "n_val": args.n_val, "n_test": args.n_test or 1000, "init_channels": args.init_channels,
+        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": 5000 if args.n_train is None else args.n_train,
+        "n_val": args.n_val, "n_test": 1000 if args.n_test is None else args.n_test, "init_channels": args.init_channels,
         "layers": args.layers, "time_budget": args.time_budget, "max_trials": args.max_trials,
         "min_epochs": args.min_epochs, "max_epochs": args.max_epochs, "proxy": proxy_ratio(args.proxy),
         "early_stop": args.early_stop, "haet": args.haet, "trial_budget": trial_budget, "seed": args.seed,
@@ -130,32 +153,65 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         settings["n_val"] = settings["n_train"] // 5
     if not 1 <= settings["n_val"] < settings["n_train"] or settings["n_test"] < 1:
         raise UsageError("need 1 <= --n-val < --n-train and --n-test >= 1")
-    if not args.time_budget > 0:
-        raise UsageError(f"--time-budget must be positive, got {args.time_budget}")
-    if args.max_trials is not None and args.max_trials < 1:
-        raise UsageError(f"--max-trials must be at least 1, got {args.max_trials}")
-    if not 1 <= args.min_epochs <= args.max_epochs:
-        raise UsageError("need 1 <= --min-epochs <= --max-epochs")
-    if args.init_channels < 2 or args.init_channels % 2 or args.layers < 3:
-        raise UsageError("--init-channels must be an even number >= 2 and --layers at least 3")
+    for flag, seconds in (("--time-budget", args.time_budget), ("--trial-budget", trial_budget)):
+        if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+            raise UsageError(f"{flag} must be positive and at most {MAX_SECONDS:g} seconds, got {seconds}")
+    if args.max_trials is not None and not 1 <= args.max_trials <= MAX_TRIALS:
+        raise UsageError(f"--max-trials must be between 1 and {MAX_TRIALS}, got {args.max_trials}")
+    if not 1 <= args.min_epochs <= args.max_epochs <= MAX_EPOCHS:
+        raise UsageError(f"need 1 <= --min-epochs <= --max-epochs <= {MAX_EPOCHS}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    check_cells(args.init_channels, args.layers)
     return settings
 
 
-def prepare_out(args: argparse.Namespace, settings: dict) -> dict:
-    """The settings to run with: new ones in a fresh ``--out``, or with ``--resume`` the
-    recorded ones (only RESUME_CHANGES may differ)."""
+@dataclass
+class TuningPlan:
+    """What to do with ``--out``: ``finished`` (a finished run to leave as it is), or
+    tune into it, continuing the logged trials (``resume``) or from scratch after moving
+    the old files ``replace`` aside; ``write_config`` when config.json is to be written."""
+
+    finished: bool = False
+    resume: bool = False
+    replace: tuple[str, ...] = ()
+    write_config: bool = True
+
+
+def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
+    """Check ``--out`` for tuning with ``settings`` (changing nothing): a writable folder,
+    no symbolic link, no other kind of run; a run already there is refused unless
+    ``--overwrite`` or ``--resume`` (its config.json must match ``settings`` but for
+    RESUME_CHANGES, and its trials.jsonl must be readable). A config.json with no trial
+    logged is a start that never ran: the folder is used as if empty."""
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite exclude each other")
+    out = out_path(args.out)
+    check_writable_folder(out)
+    refuse_links(out, [*HPO_FILES, LOCK_FILE])
+    foreign = [name for name in FOREIGN if (out / name).exists()] if out.is_dir() else []
+    if foreign:
+        raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
+    existing = tuple(name for name in HPO_FILES if (out / name).exists())
     if args.resume:
-        recorded = RunRecord.open(args.out).read_config()
+        from monas.tuning import Trial
+
+        RunRecord.open(out)
+        read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
+        recorded = read_json_object(out / "config.json")
         for key, value in settings.items():
             if key not in RESUME_CHANGES and recorded.get(key) != value:
-                raise UsageError(f"{args.out} tunes with {key}={recorded.get(key)!r}, not {value!r}; "
+                raise UsageError(f"{out} tunes with {key}={recorded.get(key)!r}, not {value!r}; "
                                  "resume with the run's own settings")
-        RunRecord(Path(args.out)).write_config(settings)
-        return settings
-    RunRecord.create(args.out, args.overwrite, files=HPO_FILES).write_config(settings)
-    return settings
+        same_budget = all(recorded.get(key) == settings[key] for key in ("time_budget", "max_trials"))
+        if (out / FINAL).exists() and same_budget:
+            return TuningPlan(finished=True)
+        return TuningPlan(resume=True, write_config=any(recorded.get(k) != settings[k] for k in RESUME_CHANGES))
+    logged = (out / TRIALS).exists() and (out / TRIALS).stat().st_size > 0
+    if (logged or (out / FINAL).exists()) and not args.overwrite:
+        raise RunDirError(f"--out {out} already holds a run ({TRIALS}); pass --resume to continue it or --overwrite "
+                          "to replace it")
+    return TuningPlan(replace=existing)
 
 
 def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -178,35 +234,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
-        return tune_and_train(args, settings_from_args(args))
+        settings = settings_from_args(args)
+        out_path(args.out)
+        return plan_and_tune(args, settings)
 
     return run_command(PROG, work, "continue with --resume")
 
 
-def tune_and_train(args: argparse.Namespace, settings: dict) -> int:
-    """Load the data, tune, and train the network with the best configuration (the part
-    of ``main`` that needs torch, imported here once the flags are checked); the exit
-    code."""
+def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
+    """Check the device, the dataset and the network, plan ``--out``, decode the images,
+    then tune and train (the part of ``main`` that needs torch, imported here once the
+    flags are checked); the exit code."""
     import torch
 
     from monas.data import load_dataset, stratified_split
-    from monas.device import resolve_device
-    from monas.pruning import prune
-    from monas.train import train
-    from monas.tuning import TrainingObjective, training_space, tune, write_best
     from search_spaces.darts.model import NetworkCIFAR
 
-    device = resolve_device(settings["device"])
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA device is available")
+    device = usable_device(settings["device"])
     train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
     test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
     spec = train_images.spec
+    if spec.resolution % 4:
+        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
     if settings["haet"]:
         n_classes = len(train_images.classes)
         settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
         settings["n_val"] = settings["n_train"] // 5
-    settings = prepare_out(args, settings)
+    check_network_size(lambda: NetworkCIFAR(parse_genotype(settings["genotype"]), settings["init_channels"],
+                                            settings["layers"], spec.num_classes, spec.channels), "the network")
+    plan = plan_out(args, settings)
+    if plan.finished:
+        print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
+              "(raise --time-budget or --max-trials to tune on)", flush=True)
+        return 0
     seed = settings["seed"]
     fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
                                         settings["n_val"], seed)
@@ -215,10 +275,29 @@ def tune_and_train(args: argparse.Namespace, settings: dict) -> int:
     def tensors(images, idx):
         return images.images(idx), torch.from_numpy(images.labels[idx])
 
+    # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
     fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
     all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
     test = tensors(test_images, test_idx)
+    with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
+        if plan.write_config:
+            RunRecord(Path(args.out)).write_config(settings)
+        return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
 
+
+def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.device, spec: InputSpec, data: tuple,
+                    n_test: int, start: RunClaim) -> int:
+    """Tune, write best.json and best_flags.txt, train the full network with the best
+    configuration and write final.json; ``start.start()`` once a trial is logged."""
+    import torch
+
+    from monas.pruning import prune
+    from monas.train import train
+    from monas.tuning import TrainingObjective, training_space, tune, write_best
+    from search_spaces.darts.model import NetworkCIFAR
+
+    fit, val, all_train, test = data
+    seed = settings["seed"]
     genotype = parse_genotype(settings["genotype"])
     torch.manual_seed(seed)
     network = NetworkCIFAR(genotype, settings["init_channels"], settings["layers"], spec.num_classes, spec.channels)
@@ -240,7 +319,8 @@ def tune_and_train(args: argparse.Namespace, settings: dict) -> int:
     objective = TrainingObjective(trial_network, fit, val, base, device, early_stop=settings["early_stop"] == "curve",
                                   info={"proxy": settings["proxy"], **(proxy_cost or full_cost)})
     result = tune(objective, space, args.out, time_budget=settings["time_budget"],
-                  max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True))
+                  max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True),
+                  on_trial=lambda trial: start.start())
     ok = sum(t.status == "ok" for t in result.trials)
     print(f"{PROG}: tuning stopped ({result.stop_reason}) after {len(result.trials)} trials ({ok} ok) "
           f"in {result.seconds:.0f}s", flush=True)
@@ -270,5 +350,5 @@ def tune_and_train(args: argparse.Namespace, settings: dict) -> int:
         print(f"{PROG}: {label:>18}: {cost['macs'] / 1e6:9.2f}M MACs {cost['params'] / 1e6:7.3f}M params "
               f"{per_epoch:7.2f}s/epoch (best configuration)", flush=True)
     print(f"{PROG}: full network trained with the best configuration: test accuracy {final.test_accuracy:.2f}% "
-          f"({len(test_idx)} test images, {final.epochs:.2f} epochs); results in {args.out}", flush=True)
+          f"({n_test} test images, {final.epochs:.2f} epochs); results in {args.out}", flush=True)
     return 0

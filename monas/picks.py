@@ -37,17 +37,33 @@ def read_front(run_dir: str | os.PathLike, space: str | None = "darts") -> tuple
     RunDirError when the folder holds no finished run, or (with ``space``) a run of
     another search space."""
     record = RunRecord.open(run_dir)
-    config = record.read_config().get("config", {})
+    recorded = record.read_config()
+    config = recorded.get("config") if isinstance(recorded, dict) else None
+    if not isinstance(config, dict):
+        raise RunDirError(f"{run_dir}/config.json is not a search's configuration")
     if space is not None and config.get("space") != space:
         raise RunDirError(f"{run_dir} searched the {config.get('space')!r} space; only {space} genotypes can be trained here")
     try:
         pareto = record.read_pareto()
     except (OSError, ValueError) as exc:
         raise RunDirError(f"{run_dir} has no readable pareto.json ({type(exc).__name__}); has its search finished a generation?") from None
-    members = [Pick(i, m["arch"], m["objectives"], m.get("generation")) for i, m in enumerate(pareto.get("members", []))]
+    try:
+        members = [_member(i, m) for i, m in enumerate(pareto.get("members", []))]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise RunDirError(f"{run_dir}/pareto.json is damaged (members need arch, error, macs and params)") from None
     if not members:
         raise RunDirError(f"{run_dir}/pareto.json lists no members")
     return members, config
+
+
+def _member(index: int, record: dict) -> Pick:
+    """One pareto.json member, its fields checked (arch a string, objectives finite numbers)."""
+    objectives = {key: float(record["objectives"][key]) for key in ("error", "macs", "params")}
+    if not isinstance(record["arch"], str) or not all(np.isfinite(v) for v in objectives.values()):
+        raise ValueError(index)
+    generation = record.get("generation")
+    return Pick(index, record["arch"], {**record["objectives"], **objectives},
+                generation if isinstance(generation, int) else None)
 
 
 def choose(members: list[Pick], spec: str) -> list[Pick]:

@@ -3,9 +3,10 @@ leaves every file either as it was or complete.
 
 Files: ``config.json``, ``archive.jsonl`` (one line per evaluated network, appended and
 fsynced as each finishes), ``generations.csv``, ``pareto.json``, ``pareto.png`` and
-``checkpoint.pkl`` (the search state after the last finished generation). The same
-helpers (``atomic_write``, ``append_line``/``read_lines`` for JSON-lines logs, and
-``RunRecord`` with another list of ``files``) write tuning runs (``monas.tuning``).
+``checkpoint.json`` (the search state after the last finished generation, as data:
+``monas.search_state``). Files are
+written through ``monas.io``; ``RunRecord`` with another list of ``files`` also serves
+tuning runs (``monas.tuning``).
 """
 from __future__ import annotations
 
@@ -13,15 +14,12 @@ import csv
 import io
 import json
 import os
-import pickle
-import signal
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monas.errors import RunDirError
+from monas.io import append_line, atomic_write, discard_interrupted_writes, read_lines
 
 if TYPE_CHECKING:
     from monas.evaluation import Evaluation
@@ -32,77 +30,12 @@ CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT = (
     "generations.csv",
     "pareto.json",
     "pareto.png",
-    "checkpoint.pkl",
+    "checkpoint.json",
 )
-RUN_FILES = (CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT)
+OLD_CHECKPOINT = "checkpoint.pkl"  # monas before the data-only checkpoint: never unpickled
+RUN_FILES = (CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, OLD_CHECKPOINT)
 GENERATION_COLUMNS = ("generation", "evaluations", "front_size", "hypervolume", "seconds")
 _INT_COLUMNS = {"generation": int, "evaluations": int, "front_size": int}
-CHECKPOINT_FORMAT = "monas-checkpoint-1"
-TMP_SUFFIX = ".tmp"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-_writes: dict[str, int] = {}
-
-
-def _injected_kill(name: str, f, payload: bytes) -> None:
-    """Fault injection for the kill tests: with ``MONAS_KILL_DURING=<file>:<n>`` the
-    process SIGKILLs itself halfway through the n-th write of that file."""
-    target, _, nth = os.environ.get("MONAS_KILL_DURING", "").partition(":")
-    if target != name:
-        return
-    _writes[name] = _writes.get(name, 0) + 1
-    if str(_writes[name]) == nth:
-        f.write(payload[: len(payload) // 2])
-        f.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` with ``data`` via a fsynced temporary file in the same folder."""
-    payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
-        with os.fdopen(fd, "wb") as f:
-            _injected_kill(path.name, f, payload)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def append_line(path: Path, record: dict) -> None:
-    """Append ``record`` to the JSON-lines file ``path`` as one line, in a single write,
-    and fsync it: after a kill the file ends with the complete line or a torn one."""
-    line = json.dumps(record, sort_keys=True) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_lines(path: Path, parse: Callable[[dict], Any] = dict) -> list:
-    """``parse`` of every complete line of the JSON-lines file ``path`` ([] when it does
-    not exist); a torn last line (a kill mid-write) is dropped, any other bad line is a
-    RunDirError."""
-    if not path.exists():
-        return []
-    records = []
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(parse(json.loads(line)))
-        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
-            if number == len(lines) and not line.endswith("\n"):
-                break
-            raise RunDirError(f"{path} line {number} is corrupt: {exc}") from None
-    return records
 
 
 @dataclass
@@ -145,8 +78,7 @@ class RunRecord:
     def discard_interrupted_writes(self) -> None:
         """Remove temporary files of writes a kill interrupted (call only when no other
         process is writing this run, i.e. on resume)."""
-        for leftover in self.path.glob(f".*{TMP_SUFFIX}"):
-            leftover.unlink()
+        discard_interrupted_writes(self.path)
 
     # --- config ---------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
@@ -201,18 +133,21 @@ class RunRecord:
 
     # --- checkpoint -----------------------------------------------------------------
     def write_checkpoint(self, state: dict) -> None:
-        """Pickle the search state (algorithm, generation rows) atomically."""
-        atomic_write(self.path / CHECKPOINT, pickle.dumps({"format": CHECKPOINT_FORMAT, **state}))
+        """Write the search state (JSON data, see ``monas.search_state``) atomically."""
+        atomic_write(self.path / CHECKPOINT, json.dumps(state, sort_keys=True, allow_nan=False) + "\n")
 
     def read_checkpoint(self) -> dict | None:
-        """The last checkpoint, or None when the run stopped before its first generation."""
+        """The last checkpoint as parsed JSON (validated when restored), or None when the
+        run stopped before its first generation. A pickled checkpoint of an older monas
+        is refused unread: loading a pickle can run code."""
+        if (self.path / OLD_CHECKPOINT).exists():
+            raise RunDirError(
+                f"{self.path} was written by an older monas ({OLD_CHECKPOINT}) and cannot be resumed safely; start a new run"
+            )
         path = self.path / CHECKPOINT
         if not path.exists():
             return None
         try:
-            state = pickle.loads(path.read_bytes())
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise RunDirError(f"{path} is not a readable checkpoint ({type(exc).__name__}); start a new run") from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise RunDirError(f"{path} is not a monas checkpoint; start a new run")
-        return state

@@ -116,6 +116,9 @@ def _worker_environ():
         yield
 
 
+SCHEDULER_CONNECT_S = 10  # seconds to reach an existing scheduler (the command checked it answers)
+
+
 def slurm_cluster(options: dict):
     """A dask-jobqueue SLURMCluster from the settings of a cluster config file (its keys
     are SLURMCluster's: cores, memory, processes, queue, walltime, job_extra_directives,
@@ -146,7 +149,12 @@ def make_runner(
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        return DaskRunner(evaluate, Client(scheduler))
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_CONNECT_S)
+        except (OSError, TimeoutError) as exc:  # distributed reports a failed connection as OSError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ClusterError(f"cannot connect to the Dask scheduler at {scheduler}: {reason}") from None
+        return DaskRunner(evaluate, client)
     if slurm is not None:
         cluster = slurm_cluster(slurm)
         cluster.scale(jobs=workers)

@@ -2,17 +2,24 @@
 
 Each generation: evaluate the offspring (new networks are appended to the archive as
 they finish), then write generations.csv, pareto.json, pareto.png and a checkpoint.
-A run resumes from its directory: the checkpoint restores the algorithm and its random
-state, the archive answers every evaluation already made.
+A run resumes from its directory: the checkpoint (data, ``monas.search_state``) restores
+the algorithm and its random state, the archive answers every evaluation already made.
+
+Everything is checked before the run folder is touched; the folder is then locked
+(``monas.io.RunLock``) for the whole run. With ``overwrite`` the old run's files are set
+aside and deleted only once the new run has recorded its first network; a start that
+fails before that leaves the folder as it was.
 """
 from __future__ import annotations
 
 import inspect
+import math
 import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,12 +35,15 @@ from monas.device import resolve_device
 from monas.estimators import Estimator
 from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
+from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
 from monas.objectives import OBJECTIVES, parse_objectives
 from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
 from monas.plot import pareto_figure, run_labels
 from monas.problem import ArchitectureProblem
-from monas.record import RunRecord
+from monas.record import ARCHIVE, CHECKPOINT, PARETO, RUN_FILES, RunRecord
 from monas.runners import make_runner
+from monas.search_state import capture, restore
+from search_spaces.base import ArchitectureError
 
 
 @dataclass
@@ -100,14 +110,24 @@ def fitted_estimator(config: SearchConfig, available: int) -> Estimator:
 def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log=print, progress: bool = True) -> SearchResult:
     """Run (or, with ``resume``, continue) the search described by ``config``.
 
-    Everything that can be refused is checked before the costly set-up (the space's
-    reference networks, decoding the scoring images, starting workers): the run
-    directory, then the dataset's size against the estimator's scoring subsets."""
+    Every input (settings, run folder, dataset, cluster) is checked before the run folder
+    is changed, and everything that can be refused before the costly set-up (the space's
+    reference networks, decoding the scoring images, starting workers): the run folder,
+    then the dataset's size against the estimator's scoring subsets. Resuming a search
+    that has done all its generations changes nothing and says so; a larger
+    ``config.generations`` extends it."""
     space = search_spaces.SPACES.create(config.space, **config.space_options)
     objectives = parse_objectives(config.objectives)
     names = [o.name for o in objectives]
-    if not resume:
-        RunRecord.check_new(config.out, overwrite)
+    out = Path(config.out)
+    if resume:
+        saved = _saved_run(out, config, space, objectives)
+        if not saved.algorithm.has_next():
+            log(f"{out} has finished its {len(saved.rows)} generations; nothing to do (raise --generations to extend it)")
+            return SearchResult(_front(saved.evaluations, names), saved.evaluations, saved.rows)
+    else:
+        RunRecord.check_new(out, overwrite)
+        refuse_links(out, RUN_FILES + (LOCK_FILE,))
     images = load_dataset(config.dataset, config.data_dir, split="train")
     estimator = fitted_estimator(config, len(images))
     spec = images.spec
@@ -137,14 +157,91 @@ class _Setup:
     runner: object
 
 
+@dataclass
+class _Saved:
+    """A recorded run, read and checked: its algorithm restored, generation rows, archive."""
+
+    algorithm: NSGA2
+    rows: list[dict]
+    evaluations: list[Evaluation]
+
+
+def _new_algorithm(config: SearchConfig, space, objectives) -> NSGA2:
+    algorithm = build_algorithm(space, config.pop_size)
+    termination = MaximumGenerationTermination(config.generations)
+    algorithm.setup(ArchitectureProblem(space, objectives), termination=termination, seed=config.seed)
+    return algorithm
+
+
+def _saved_run(out: Path, config: SearchConfig, space, objectives) -> _Saved:
+    """The run in ``out`` restored for ``config``; RunDirError (nothing changed) when one
+    of its files is a link, tampered with, of an older monas or does not fit ``config``."""
+    record = RunRecord.open(out)
+    refuse_links(out, RUN_FILES + (LOCK_FILE,))
+    algorithm = _new_algorithm(config, space, objectives)
+    state = record.read_checkpoint()
+    rows = [] if state is None else restore(state, algorithm, str(out / CHECKPOINT))
+    if config.generations < len(rows):
+        raise RunDirError(f"--generations {config.generations} is fewer than the {len(rows)} generations {out} has done")
+    evaluations = record.read_archive()
+    names = [o.name for o in objectives]
+    for e in evaluations:
+        _check_evaluation(e, space, names, out / ARCHIVE)
+    if (out / PARETO).exists():
+        try:
+            pareto = record.read_pareto()
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RunDirError(f"{out / PARETO} is unreadable ({type(exc).__name__}); restore it, or delete it and resume") from None
+        if not (isinstance(pareto, dict) and isinstance(pareto.get("members"), list)):
+            raise RunDirError(f"{out / PARETO} is not a monas front (no members list); restore it, or delete it and resume")
+    return _Saved(algorithm, rows, evaluations)
+
+
+def _check_evaluation(e: Evaluation, space, names: list[str], where: Path) -> None:
+    """RunDirError unless archive entry ``e`` is a network of ``space`` whose objectives
+    are the finite numbers ``names``."""
+    try:
+        genome = np.asarray(e.genome, dtype=np.int64)
+        arch_ok = isinstance(e.arch, str) and space.canonical(genome) == e.arch
+    except (ArchitectureError, TypeError, ValueError, OverflowError):
+        arch_ok = False
+    if not arch_ok:
+        raise RunDirError(f"{where} holds {str(e.arch)[:60]!r}, which is not a network of this run's space with that genome")
+    values = e.objectives.values() if isinstance(e.objectives, dict) else ()
+    if not (isinstance(e.objectives, dict) and set(names) <= set(e.objectives)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+        raise RunDirError(f"{where} holds bad objectives for {e.arch[:60]!r}")
+
+
 def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool) -> SearchResult:
     """The part of ``run`` that writes the run directory, with the runner started."""
+    claim = RunClaim(Path(config.out), fresh=not resume, files=RUN_FILES)
+    failed = True
+    try:
+        result = _search_claimed(config, setup, resume, overwrite, log, progress, claim)
+        failed = False
+        return result
+    finally:
+        claim.close(failed)
+
+
+def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool,
+                    claim: RunClaim) -> SearchResult:
     space, objectives, spec, device, scale = setup.space, setup.objectives, setup.spec, setup.device, setup.scale
     names = [o.name for o in objectives]
-    record = RunRecord.open(config.out) if resume else RunRecord.create(config.out, overwrite=overwrite)
+    out = Path(config.out)
+    record = RunRecord(out)
     if resume:
         record.discard_interrupted_writes()
+        repair_torn_tail(out / ARCHIVE)
+        saved = _saved_run(out, config, space, objectives)  # again, now that no other process can write
+        algorithm, rows, evaluations = saved.algorithm, saved.rows, saved.evaluations
+        recorded = record.read_config()
+        if recorded["config"]["generations"] != config.generations:
+            recorded["config"]["generations"] = config.generations
+            record.write_config(recorded)
     else:
+        claim.set_aside(RunRecord.check_new(out, overwrite))
         record.write_config(
             {
                 "config": asdict(config),
@@ -158,19 +255,9 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
                 "command": sys.argv,
             }
         )
-
+        algorithm, rows, evaluations = _new_algorithm(config, space, objectives), [], []
     labels = run_labels(record.read_config(), config.out)
-    checkpoint = record.read_checkpoint() if resume else None
-    if checkpoint is None:
-        algorithm = build_algorithm(space, config.pop_size)
-        algorithm.setup(ArchitectureProblem(space, objectives), termination=("n_gen", config.generations), seed=config.seed)
-        rows: list[dict] = []
-    else:
-        algorithm, rows = checkpoint["algorithm"], checkpoint["generations"]
-        algorithm.termination = MaximumGenerationTermination(config.generations)
     problem: ArchitectureProblem = algorithm.problem
-
-    evaluations = record.read_archive() if resume else []
     cache = {e.arch: e for e in evaluations}
     # recomputed from the archive: runs of earlier versions recorded it on another scale
     rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale)}
@@ -179,6 +266,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
 
     def on_evaluated(evaluation: Evaluation) -> None:
         record.append_evaluation(evaluation)
+        claim.start()
         evaluations.append(evaluation)
         bar.update(evaluation)
 
@@ -207,7 +295,7 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
         figure = pareto_figure(evaluations, names, labels)
         record.write_figure(figure)
         figure.clf()
-        record.write_checkpoint({"algorithm": algorithm, "generations": rows})
+        record.write_checkpoint(capture(algorithm, rows))
         best = min((e.objectives["error"] for e in pareto), default=float("nan"))
         row = rows[-1]
         log(

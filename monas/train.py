@@ -13,6 +13,10 @@ preempted. ``resume=True`` continues from that checkpoint exactly: same weights,
 optimizer, gradient scaler, step, random generators (torch, CUDA, numpy, python, per
 process) and data order, so on CPU a resumed run ends bit-identical to an
 uninterrupted one.
+
+A checkpoint holds data only (tensors, dicts, lists, strings, numbers, booleans and
+None; the numpy and python generator states converted to these) and is read with
+``torch.load(weights_only=True)``, so resuming a run folder never runs code from it.
 """
 from __future__ import annotations
 
@@ -20,9 +24,11 @@ import csv
 import io
 import math
 import os
+import pickle
 import random
 import signal
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -44,15 +50,22 @@ from monas.augment import (
     small_image_train_transform,
 )
 from monas.distributed import rank_and_world
-from monas.record import atomic_write
-from monas.train_config import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig  # noqa: F401 - re-exported
+from monas.io import atomic_write, refuse_links
+from monas.train_config import (  # noqa: F401 - re-exported
+    CHECKPOINT,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LOADER_WORKERS,
+    MAX_SECONDS,
+    MAX_SEED,
+    METRICS,
+    RESUMABLE_CHANGES,
+    TENSORBOARD,
+    TrainConfig,
+)
 
-CHECKPOINT_FORMAT = "monas-train-1"
+CHECKPOINT_FORMAT = "monas-train-2"  # monas-train-1 pickled numpy and python objects
 METRIC_COLUMNS = ("epoch", "step", "lr", "train_loss", "loss", "accuracy", "top5", "train_seconds")
-# Settings that may differ between a run and its resumption: they change neither the
-# optimisation nor the data order. (Data loaders get their own generators, so that
-# creating one draws nothing from the global generator the training uses.)
-RESUMABLE_CHANGES = frozenset({"max_steps", "eval_every", "checkpoint_every_steps", "loader_workers", "eval_batch_size"})
 _STOP_SYNC_EVERY = 10  # steps between agreements of all processes on a preemption signal
 
 
@@ -104,7 +117,7 @@ class ResumableSampler(DistributedSampler):
 
     def __iter__(self):
         for index in list(super().__iter__())[self.start :]:
-            yield index, (self.seed * 1_000_003 + self.epoch) * 10_000_019 + index
+            yield index, ((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index) % 2**63
 
     def __len__(self) -> int:
         return self.num_samples - self.start
@@ -126,6 +139,7 @@ def train(
     on_eval: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     log: Callable[[str], None] | None = None,
+    on_checkpoint: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` (in place) with ``config`` and evaluate it on ``test_data``.
 
@@ -147,18 +161,23 @@ def train(
 
     ``stopper.update(epoch, accuracy)`` is called after each evaluation; True stops
     training (``stopped_early``, ``prediction`` recorded). ``on_eval(row)`` gets each
-    history row. ``should_stop()`` is polled between steps (by all processes together
+    history row; ``on_checkpoint()`` is called (on rank 0) after each checkpoint is
+    written. ``should_stop()`` is polled between steps (by all processes together
     every few steps under DDP): when true, a checkpoint is written at the current step
     and the result comes back with ``preempted=True``. ``resume=True`` continues from
     ``out_dir``'s checkpoint when there is one (a finished run returns its result
     without training); TrainingStateError when that checkpoint was made with other
-    settings (other than ``RESUMABLE_CHANGES``) or another number of processes.
+    settings (other than ``RESUMABLE_CHANGES``) or another number of processes, or is
+    not a checkpoint of this format. RunDirError when ``out_dir`` or a file it writes
+    there is a symbolic link.
     """
     config.validate()
     rank, world = rank_and_world()
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        refuse_links(out, (CHECKPOINT, METRICS, TENSORBOARD))
+        refuse_links(out / TENSORBOARD)
     train_set, test_set = _datasets(train_data, test_data, config)
     use_cuda = device.type == "cuda"
     amp = config.amp and use_cuda
@@ -188,11 +207,15 @@ def train(
     state = _Progress()
     if resume and out is not None and (out / CHECKPOINT).exists():
         saved = _read_checkpoint(out / CHECKPOINT, config, world, device)
-        module.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scaler.load_state_dict(saved["scaler"])
-        state = _Progress(**saved["progress"])
-        _set_rng_state(saved["rng"][rank], device)
+        try:
+            module.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scaler.load_state_dict(saved["scaler"])
+            state = _Progress(**saved["progress"])
+            _set_rng_state(saved["rng"][rank], device)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise TrainingStateError(f"{out / CHECKPOINT} does not fit this network and run ({type(exc).__name__}); "
+                                     "start again with --overwrite") from None
         if stopper is not None:
             for row in state.history:
                 stopper.update(row["epoch"], row["accuracy"])
@@ -220,6 +243,8 @@ def train(
             buffer = io.BytesIO()
             torch.save(payload, buffer)
             atomic_write(out / CHECKPOINT, buffer.getvalue())
+            if on_checkpoint is not None:
+                on_checkpoint()
 
     def evaluate_now() -> bool:
         """Evaluate, record, consult the stopper; True when it says stop."""
@@ -423,11 +448,21 @@ def _seed_everything(seed: int, rank: int) -> None:
 
 
 def _rng_state(device: torch.device) -> dict:
+    """Every generator's state as tensors and plain data (what weights-only loading
+    accepts): numpy's MT19937 key as an int64 tensor, python's state as a list."""
+    numpy_state = np.random.get_state(legacy=False)
+    version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
+        "numpy": {
+            "bit_generator": numpy_state["bit_generator"],
+            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+            "pos": int(numpy_state["state"]["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
     }
 
 
@@ -435,8 +470,15 @@ def _set_rng_state(saved: dict, device: torch.device) -> None:
     torch.set_rng_state(saved["torch"])
     if device.type == "cuda" and saved["cuda"] is not None:
         torch.cuda.set_rng_state(saved["cuda"], device)
-    np.random.set_state(saved["numpy"])
-    random.setstate(saved["python"])
+    numpy_state = saved["numpy"]
+    np.random.set_state({
+        "bit_generator": numpy_state["bit_generator"],
+        "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
+        "has_gauss": numpy_state["has_gauss"],
+        "gauss": numpy_state["gauss"],
+    })
+    python_state = saved["python"]
+    random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss_next"]))
 
 
 def _gather(obj: dict, world: int) -> list:
@@ -465,20 +507,31 @@ def _agree(signalled: bool, seconds: float, device: torch.device) -> tuple[bool,
 
 
 def _read_checkpoint(path: Path, config: TrainConfig, world: int, device: torch.device) -> dict:
+    """The checkpoint at ``path``, loaded weights-only (no object of the file is built
+    by running code), checked against ``config`` and the number of processes."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        if not zipfile.is_zipfile(path):  # what torch.save writes; anything else is damaged or foreign
+            raise ValueError("not a torch.save archive")
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise TrainingStateError(
+            f"{path} holds objects other than tensors and plain data: a checkpoint of an older monas format "
+            f"(before {CHECKPOINT_FORMAT}) or not a monas checkpoint; monas does not load it (start again with --overwrite)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file means the same to the user
         raise TrainingStateError(f"{path} is not a readable checkpoint ({type(exc).__name__})") from None
-    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingStateError(f"{path} is not a monas training checkpoint")
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        found = saved.get("format") if isinstance(saved, dict) else None
+        raise TrainingStateError(f"{path} is not a monas training checkpoint of format {CHECKPOINT_FORMAT} (found {found!r}); "
+                                 "start again with --overwrite")
     now = asdict(config)
     changed = [f.name for f in fields(TrainConfig) if f.name not in RESUMABLE_CHANGES and saved["config"].get(f.name) != now[f.name]]
     if changed:
         name = changed[0]
         raise TrainingStateError(f"{path} was trained with {name}={saved['config'].get(name)!r}, not {now[name]!r}; "
                                  "resume with the run's own settings")
-    if saved["world_size"] != world:
-        raise TrainingStateError(f"{path} was written by {saved['world_size']} processes; resume with as many, not {world}")
+    if saved.get("world_size") != world:
+        raise TrainingStateError(f"{path} was written by {saved.get('world_size')} processes; resume with as many, not {world}")
     return saved
 
 

@@ -6,31 +6,58 @@ Per genotype the output folder holds ``run.json`` (what is trained, written firs
 ``checkpoint.pt`` (every epoch) and, at the end, ``result.json`` (test accuracy,
 params, MACs, epochs, seconds).
 
+Every input (flags, genotypes, output folders, the device, the dataset, which is
+decoded up front) is checked before anything is written. Each folder is locked while
+it is trained (``monas.io.RunLock``); ``--overwrite`` moves the old run aside and
+deletes it only once the new run has written its first checkpoint, putting it back if
+the new run fails before that (a start that fails leaves the folder as it was). A
+folder holding only ``run.json`` (a start killed before its first checkpoint) holds no
+run and is trained anew. ``--resume`` of a finished run changes nothing and says so.
+
 Exit codes: 0 done, 2 bad input (one line on stderr, no earlier result changed),
 130 interrupted or preempted (continue with ``--resume``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
-import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monas.cli import OneLineParser, UsageError, known_names, run_command
-from monas.errors import ArchitectureError
 from monas.picks import Pick, PickError, choose, read_front, table
-from monas.record import atomic_write
+from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, refuse_links
+from monas.record import RUN_FILES
 from monas.registry import DATASETS
-from monas.train_config import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig
-from search_spaces.darts.genotypes import PRIMITIVES, parse_genotype
+from monas.train_config import (
+    BEST,
+    BEST_FLAGS,
+    CHECKPOINT,
+    METRICS,
+    RESUMABLE_CHANGES,
+    TENSORBOARD,
+    TRIALS,
+    TrainConfig,
+)
+from search_spaces.darts.genotypes import parse_genotype
+
+if TYPE_CHECKING:
+    import torch
 
 PROG = "train_cifar"
 RUN, RESULT = "run.json", "result.json"
 OUTPUTS = (RUN, RESULT, METRICS, CHECKPOINT, TENSORBOARD)
+# Files of the other monas commands' runs (a search; a tuning run also writes final.json):
+# a training --out holding one of these is another kind of run, never replaced.
+FOREIGN = (*RUN_FILES, TRIALS, BEST, BEST_FLAGS, "final.json")
+MAX_PARAMS = 2_000_000_000  # networks beyond this exhaust memory long before they train
+MAX_LAYERS = 1_000
 
 CONFIG_HELP = {
     "epochs": "training epochs",
@@ -72,7 +99,7 @@ def add_config_flags(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            kind = {"time_budget": float, "max_steps": int, "checkpoint_every_steps": int}.get(f.name, type(default))
+            kind = {"time_budget": float, "max_steps": int, "checkpoint_every_steps": int}.get(f.name, type(f.default))
             p.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
 
 
@@ -122,37 +149,136 @@ def listing(args: argparse.Namespace, chosen: list[tuple[str, Pick]]) -> str:
 
 
 def check_genotype(arch: str) -> None:
-    """ArchitectureError unless ``arch`` is a Genotype string of DARTS operations."""
-    genotype = parse_genotype(arch)
-    for cell in ("normal", "reduce"):
-        for op, _ in getattr(genotype, cell):
-            if op not in PRIMITIVES:
-                raise ArchitectureError(f"operation {op!r} is not a DARTS operation")
+    """ArchitectureError unless ``arch`` is a Genotype string the DARTS space accepts
+    (its own parser, as ``evaluate.py`` uses: DARTS operations, every input an earlier
+    node, every node concatenated), with as many nodes per cell as the string has."""
+    from search_spaces.darts.space import DartsSpace  # imports torch: only once the flags are checked
+
+    nodes = len(parse_genotype(arch).normal) // 2
+    DartsSpace(blocks=max(1, nodes)).from_string(arch)
 
 
-def prepare_out(out: Path, describe: dict, resume: bool, overwrite: bool) -> None:
-    """Make ``out`` ready: a new folder (refusing one holding a run unless ``overwrite``,
-    which deletes that run's files), or with ``resume`` the same run (its run.json must
-    match ``describe``; a folder without one starts fresh)."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file, not a folder")
-    if resume and (out / RUN).exists():
-        try:
-            recorded = json.loads((out / RUN).read_text())
-        except (OSError, ValueError):
-            raise UsageError(f"{out / RUN} is unreadable; start again with --overwrite") from None
+def out_path(text: str) -> Path:
+    """``--out`` as a path; UsageError when empty (which would mean the current folder)."""
+    if not text.strip():
+        raise UsageError("--out must name a folder, got an empty string")
+    return Path(text)
+
+
+def usable_device(name: str) -> torch.device:
+    """The torch device ``name`` resolves to (``monas.device.resolve_device``);
+    UsageError when it is unknown or this machine lacks it."""
+    import torch
+
+    from monas.device import resolve_device
+
+    try:
+        device = resolve_device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name!r} is not supported (auto, cpu, cuda or cuda:N)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def check_network_size(build: Callable[[], torch.nn.Module], what: str) -> None:
+    """UsageError when the network ``build()`` makes has more than MAX_PARAMS parameters
+    (counted on the meta device: nothing is allocated)."""
+    import torch
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in build().parameters())
+    if params > MAX_PARAMS:
+        raise UsageError(f"{what} would have {params:.3g} parameters (more than {MAX_PARAMS:.0e}); use fewer "
+                         "--init-channels or --layers")
+
+
+def check_cells(init_channels: int, layers: int) -> None:
+    """UsageError unless the network's width and depth are in range."""
+    if init_channels < 2 or init_channels % 2 or not 3 <= layers <= MAX_LAYERS:
+        raise UsageError(f"--init-channels must be an even number >= 2 and --layers between 3 and {MAX_LAYERS}")
+
+
+def read_json_object(path: Path) -> dict:
+    """The JSON object in ``path``; RunDirError when it is unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunDirError(f"{path} is unreadable ({type(exc).__name__}); start again with --overwrite") from None
+    if not isinstance(value, dict):
+        raise RunDirError(f"{path} is not a JSON object; start again with --overwrite")
+    return value
+
+
+def refuse_foreign(out: Path, own: str) -> None:
+    """RunDirError when ``out`` holds another kind of monas run than ``own``'s."""
+    foreign = [name for name in FOREIGN if (out / name).exists()] if out.is_dir() else []
+    if foreign:
+        raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {own}; give another --out")
+
+
+@dataclass
+class FolderPlan:
+    """What to do with one output folder: ``finished`` (a finished run to leave as it
+    is), or train into it: writing run.json first (``fresh``, after moving the old
+    files ``replace`` aside) or continuing its checkpoint."""
+
+    folder: Path
+    finished: bool = False
+    fresh: bool = True
+    replace: tuple[str, ...] = ()
+
+    def start(self) -> RunClaim:
+        """The folder's RunClaim: locked; on a fresh start the old files set aside and
+        the new ones removed again if the run fails before its first checkpoint."""
+        return RunClaim(self.folder, fresh=self.fresh, files=OUTPUTS, replace=self.replace)
+
+
+def plan_out(out: Path, describe: dict, resume: bool, overwrite: bool) -> FolderPlan:
+    """Check ``out`` for training ``describe`` into it (changing nothing): a writable
+    folder, no symbolic link, no other kind of run; a run already there is refused
+    unless ``overwrite`` (replaced) or ``resume`` (its run.json must match ``describe``,
+    training settings other than RESUMABLE_CHANGES included). A folder holding run.json
+    without a checkpoint or result is a start that never trained: trained anew."""
+    check_writable_folder(out)
+    refuse_links(out, [*OUTPUTS, LOCK_FILE])
+    refuse_foreign(out, PROG)
+    existing = tuple(name for name in OUTPUTS if (out / name).exists())
+    progress = (out / CHECKPOINT).exists() or (out / RESULT).exists()
+    if resume and (out / RUN).exists() and progress:
+        recorded = read_json_object(out / RUN)
         for key, value in describe.items():
             if key != "config" and recorded.get(key) != value:
                 raise UsageError(f"{out} trains {key}={recorded.get(key)!r}, not {value!r}; resume with the run's own settings")
-        return
-    existing = [name for name in OUTPUTS if (out / name).exists()]
-    if existing and not overwrite:
+        saved = recorded.get("config") if isinstance(recorded.get("config"), dict) else {}
+        for key, value in describe["config"].items():
+            if key not in RESUMABLE_CHANGES and saved.get(key) != value:
+                hint = ("a finished run is not extended (its schedule ends there); train anew with --overwrite"
+                        if (out / RESULT).exists() and key == "epochs" else "resume with the run's own settings")
+                raise UsageError(f"{out} was trained with {key}={saved.get(key)!r}, not {value!r}; {hint}")
+        return FolderPlan(out, finished=(out / RESULT).exists(), fresh=False)
+    if progress and not overwrite:
         raise UsageError(f"{out} already holds a training run ({existing[0]}); pass --resume to continue it or --overwrite")
-    for name in existing:
-        path = out / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / RUN, json.dumps(describe, indent=2) + "\n")
+    return FolderPlan(out, replace=existing)
+
+
+@contextlib.contextmanager
+def started_runs(plans: Sequence[FolderPlan], describes: Sequence[dict]):
+    """Start every unfinished planned folder (RunClaim each, run.json written on a fresh
+    start) and yield their RunClaims, keyed by folder; all are undone if any start fails."""
+    with contextlib.ExitStack() as stack:
+        starts = {}
+        for plan, describe in zip(plans, describes):
+            if plan.finished:
+                continue
+            starts[plan.folder] = stack.enter_context(plan.start())
+            if plan.fresh:
+                atomic_write(plan.folder / RUN, json.dumps(describe, indent=2) + "\n")
+        yield starts
 
 
 def write_result(out: Path, describe: dict, result, macs: int, params: int) -> dict:
@@ -228,33 +354,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.eval_every = 0.5
         if args.resume and args.overwrite:
             raise UsageError("--resume and --overwrite exclude each other")
-        if args.init_channels < 2 or args.init_channels % 2 or args.layers < 3:
-            raise UsageError("--init-channels must be an even number >= 2 and --layers at least 3")
+        check_cells(args.init_channels, args.layers)
+        out_root = out_path(args.out)
         chosen = genotypes_from_args(args)
         if args.list:
             print(listing(args, chosen))
             return 0
-        return train_chosen(args, config, chosen)
+        return train_chosen(args, config, out_root, chosen)
 
     return run_command(PROG, work, "continue with --resume")
 
 
-def train_chosen(args: argparse.Namespace, config: TrainConfig, chosen: list[tuple[str, Pick]]) -> int:
-    """Load the data and train every chosen genotype (the part of ``main`` that needs
-    torch, imported here once the flags are checked); the exit code."""
+def train_chosen(args: argparse.Namespace, config: TrainConfig, out_root: Path, chosen: list[tuple[str, Pick]]) -> int:
+    """Check the device, the dataset and the network sizes, plan every folder, then
+    train every chosen genotype (the part of ``main`` that needs torch, imported here
+    once the flags are checked); the exit code."""
     import torch
 
     from monas.complexity import count_complexity
     from monas.data import load_dataset
-    from monas.device import resolve_device
     from monas.distributed import PreemptionFlag
     from monas.train import TrainingStateError, train
     from search_spaces.base import InputSpec
     from search_spaces.darts.model import NetworkCIFAR
 
-    device = resolve_device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA device is available")
+    device = usable_device(args.device)
     train_images = load_dataset(args.dataset, args.data_dir, "train")
     test_images = load_dataset(args.dataset, args.data_dir, "test")
     spec = train_images.spec
@@ -262,8 +386,15 @@ def train_chosen(args: argparse.Namespace, config: TrainConfig, chosen: list[tup
         raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
     train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
     test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
-    out_root = Path(args.out)
+    if config.batch_size > len(train_idx):
+        raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(train_idx)} training images")
+    for name, pick in chosen:
+        check_network_size(lambda: NetworkCIFAR(parse_genotype(pick.arch), args.init_channels, args.layers,
+                                                spec.num_classes, spec.channels,
+                                                auxiliary=config.auxiliary_weight > 0), name)
     folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
+    if len(chosen) > 1:
+        refuse_foreign(out_root, PROG)
     describes = {}
     for name, pick in chosen:
         describes[name] = {
@@ -272,12 +403,22 @@ def train_chosen(args: argparse.Namespace, config: TrainConfig, chosen: list[tup
             "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
             "config": dataclasses.asdict(config),
         }
-        prepare_out(folders[name], describes[name], args.resume, args.overwrite)
+    plans = {name: plan_out(folders[name], describes[name], args.resume, args.overwrite) for name, _ in chosen}
+    for name, _ in chosen:
+        if plans[name].finished:
+            print(f"{PROG}: {name}: already finished ({folders[name] / RESULT}); nothing to do", flush=True)
+    if all(plan.finished for plan in plans.values()):
+        return 0
+    # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
     train_data = (train_images.images(train_idx), torch.from_numpy(train_images.labels[train_idx]))
     test_data = (test_images.images(test_idx), torch.from_numpy(test_images.labels[test_idx]))
-    with PreemptionFlag() as preempted:
+    names = [name for name, _ in chosen]
+    with started_runs([plans[n] for n in names], [describes[n] for n in names]) as starts, \
+            PreemptionFlag() as preempted:
         for name, pick in chosen:
             out = folders[name]
+            if plans[name].finished:
+                continue
             print(f"{PROG}: training {name} into {out}", flush=True)
             genotype = parse_genotype(pick.arch)
             torch.manual_seed(config.seed)
@@ -289,7 +430,8 @@ def train_chosen(args: argparse.Namespace, config: TrainConfig, chosen: list[tup
             )
             try:
                 result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
-                               stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print)
+                               stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print,
+                               on_checkpoint=starts[out].start)
             except TrainingStateError as exc:
                 raise UsageError(str(exc)) from None
             if result.preempted:

@@ -5,13 +5,24 @@ parse and check their flags before importing torch). ``monas.train`` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"
 TENSORBOARD = "tensorboard"
 SCHEDULES = ("cosine", "linear")
 TRIALS, BEST, BEST_FLAGS = "trials.jsonl", "best.json", "best_flags.txt"
+# Settings that may differ between a run and its resumption: they change neither the
+# optimisation nor the data order. (Data loaders get their own generators, so that
+# creating one draws nothing from the global generator the training uses.)
+RESUMABLE_CHANGES = frozenset({"max_steps", "eval_every", "checkpoint_every_steps", "loader_workers", "eval_batch_size"})
+# Upper bounds of settings whose absurd values would overflow a seed, a counter or the
+# memory long before they could mean anything (MAX_SECONDS: about 30 years).
+MAX_SEED = 2**31 - 1
+MAX_SECONDS = 1e9  # NOMAD takes its time limit as a 32-bit int
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1_000_000
+MAX_LOADER_WORKERS = 256
 
 
 @dataclass
@@ -63,16 +74,30 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def validate(self) -> None:
-        """ValueError naming the first setting out of range."""
+        """ValueError naming the first setting out of range (NaN and infinity included)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = ("epochs", "batch_size", "lr", "eval_every", "eval_batch_size")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         non_negative = ("momentum", "weight_decay", "label_smoothing", "drop_path", "auxiliary_weight", "grad_clip",
-                        "warmup_epochs", "crop_padding", "cutout", "mixup", "cutmix", "randaugment", "loader_workers")
+                        "warmup_epochs", "crop_padding", "cutout", "mixup", "cutmix", "randaugment", "loader_workers",
+                        "seed")
         for name in non_negative:
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        upper = {"seed": MAX_SEED, "epochs": MAX_EPOCHS, "batch_size": MAX_BATCH, "eval_batch_size": MAX_BATCH,
+                 "loader_workers": MAX_LOADER_WORKERS, "time_budget": MAX_SECONDS, "warmup_epochs": MAX_EPOCHS,
+                 "eval_every": MAX_EPOCHS, "randaugment": 30}
+        for name, bound in upper.items():
+            value = getattr(self, name)
+            if value is not None and value > bound:
+                raise ValueError(f"{name} must be at most {bound:g}, got {value}")
+        if not self.momentum < 1:
+            raise ValueError(f"momentum must be below 1, got {self.momentum}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (batch-norm cannot train on one image)")
         if not self.label_smoothing < 1 or not self.drop_path < 1:

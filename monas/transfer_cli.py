@@ -10,20 +10,41 @@ epoch, every ``--checkpoint-every-steps`` steps, and on SIGTERM/SIGUSR1) and
 ``result.json``. Submitted jobs resume from their checkpoint when SLURM requeues them
 after preemption or a time-out.
 
+Everything is checked before anything is written, as in ``train_cifar``: flags,
+genotypes, folders, the device (when training here), the cluster (``sbatch`` for
+``--submit slurm``) and the ImageFolder trees. Images are decoded as training reads
+them: a corrupt one stops the run with one line naming the file, or, with
+``--skip-bad-images``, every image is decoded once up front and the unreadable ones are
+left out and counted. Only rank 0 writes, and holds the folder's lock.
+
 Exit codes: 0 done (or jobs submitted), 2 bad input (one line on stderr, nothing
 submitted, no earlier result changed), 130 interrupted or preempted (continue with
 ``--resume``).
+
+This module imports no torch: ``--help`` and bad flags are answered at once, and the
+work (``monas.transfer``: torch, torchvision, submitit) is imported once the flags are
+checked.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from monas.cli import OneLineParser, UsageError, run_command
-from monas.train_cli import add_config_flags, add_source_flags, config_from_args, genotypes_from_args, listing
+from monas.train_cli import (
+    add_config_flags,
+    add_source_flags,
+    check_cells,
+    config_from_args,
+    genotypes_from_args,
+    listing,
+    out_path,
+    usable_device,
+)
 from monas.train_config import TrainConfig
 
 PROG = "transfer_imagenet"
@@ -35,6 +56,7 @@ IMAGENET_DEFAULTS = TrainConfig(
     grad_clip=5.0, warmup_epochs=5, schedule="linear", crop_padding=0, cutout=0, checkpoint_every_steps=1000,
     loader_workers=8,
 )
+MAX_IMAGE_SIZE = 2048
 
 
 @dataclass
@@ -54,6 +76,7 @@ class TransferSpec:
     device: str
     describe: dict
     resume: bool
+    skip_bad_images: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "requeued and resume (default 1440)")
     p.add_argument("--slurm-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra sbatch setting, e.g. account=myproj or constraint=a100; repeatable")
+    p.add_argument("--skip-bad-images", action="store_true", help="decode every chosen image once before training and "
+                   "leave out (and count) those that fail, instead of stopping at the first one")
     return p
 
 
@@ -101,12 +126,15 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
     missing = [split for split in ("train", "val") if not (Path(args.data_dir) / split).is_dir()]
     if missing:
         raise UsageError(f"--data-dir {args.data_dir} has no {missing[0]}/ folder (expected train/<wnid>/ and val/<wnid>/)")
-    if args.init_channels < 2 or args.init_channels % 2 or args.layers < 3:
-        raise UsageError("--init-channels must be an even number >= 2 and --layers at least 3")
-    if args.image_size < 32 or args.image_size % 32:
-        raise UsageError(f"--image-size must be a multiple of 32 (the network halves it 5 times), got {args.image_size}")
+    check_cells(args.init_channels, args.layers)
+    if args.image_size < 32 or args.image_size % 32 or args.image_size > MAX_IMAGE_SIZE:
+        raise UsageError(f"--image-size must be a multiple of 32 (the network halves it 5 times) up to {MAX_IMAGE_SIZE}, "
+                         f"got {args.image_size}")
+    out_root = out_path(args.out)
+    check_cluster(args)
+    if args.submit != "slurm":  # a SLURM job's device is on the cluster, not here
+        usable_device(args.device)
     chosen = genotypes_from_args(args)
-    out_root = Path(args.out)
     specs = []
     for name, pick in chosen:
         describe = {
@@ -118,8 +146,37 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
         out = out_root if len(chosen) == 1 else out_root / name
         specs.append(TransferSpec(name, pick.arch, str(out), args.data_dir, args.image_size, args.init_channels,
                                   args.layers, args.train_limit, args.val_limit, config, args.device, describe,
-                                  args.resume))
+                                  args.resume, args.skip_bad_images))
     return specs
+
+
+def check_cluster(args: argparse.Namespace) -> None:
+    """UsageError unless the job settings are in range and the cluster is reachable:
+    ``--submit local`` runs one node here; ``--submit slurm`` needs ``sbatch``."""
+    limits = {"nodes": (1, 1024), "gpus_per_node": (0, 64), "cpus_per_task": (1, 1024), "time": (1, 60 * 24 * 365)}
+    for name, (low, high) in limits.items():
+        value = getattr(args, name)
+        if not low <= value <= high:
+            raise UsageError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value}")
+    if args.submit == "local" and args.nodes != 1:
+        raise UsageError("--submit local runs on this machine; --nodes must be 1")
+    if args.submit == "slurm":
+        slurm_options(args.slurm_option)
+        if shutil.which("sbatch") is None:
+            raise UsageError("--submit slurm needs SLURM, but sbatch is not on PATH; run on a SLURM login node")
+    elif args.slurm_option or args.partition:
+        raise UsageError("--slurm-option and --partition apply only with --submit slurm")
+
+
+def slurm_options(pairs: list[str]) -> dict:
+    """``--slurm-option KEY=VALUE`` pairs as sbatch settings; UsageError for a malformed one."""
+    extra = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--slurm-option {pair!r} is not KEY=VALUE")
+        extra[key] = value
+    return extra
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,8 +39,8 @@ import torch
 from torch import nn
 
 from monas.curves import CurveStopper
-from monas.record import append_line, atomic_write, read_lines
-from monas.train import RESUMABLE_CHANGES, TrainConfig, train
+from monas.io import append_line, atomic_write, read_lines
+from monas.train import MAX_SECONDS, RESUMABLE_CHANGES, TrainConfig, train
 from monas.train_config import BEST, BEST_FLAGS, TRIALS  # noqa: F401 - re-exported
 
 KINDS = ("real", "log", "int", "bool", "choice")
@@ -241,16 +241,18 @@ def tune(
     max_trials: int | None = None,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    on_trial: Callable[[Trial], None] | None = None,
 ) -> TuningResult:
     """Minimise ``objective`` over ``space`` with NOMAD for at most ``time_budget`` seconds
     of tuning and ``max_trials`` trials (both counting trials already logged in
     ``out/trials.jsonl``, which are replayed, not re-run). Appends each new trial to the
-    log; a KeyboardInterrupt during a trial is re-raised after NOMAD has stopped (that
-    trial is not logged and runs again on resume)."""
+    log and then calls ``on_trial(trial)``; a KeyboardInterrupt during a trial is
+    re-raised after NOMAD has stopped (that trial is not logged and runs again on
+    resume). ``time_budget`` is at most MAX_SECONDS (NOMAD's time limit is an int)."""
     import PyNomad
 
-    if not time_budget > 0:
-        raise ValueError(f"time_budget must be positive, got {time_budget}")
+    if not 0 < time_budget <= MAX_SECONDS:
+        raise ValueError(f"time_budget must be positive and at most {MAX_SECONDS:g} seconds, got {time_budget}")
     if max_trials is not None and max_trials < 1:
         raise ValueError(f"max_trials must be at least 1, got {max_trials}")
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -287,6 +289,8 @@ def tune(
                       end - start, status, info, spent + end - session_start)
         append_line(path, trial.to_json())
         trials.append(trial)
+        if on_trial is not None:
+            on_trial(trial)
         if status != "cut":
             answers[key] = trial
         shown = f"error {trial.objective:.2f}%" if trial.status == "ok" else trial.status

@@ -63,7 +63,10 @@ class SearchSpace(ABC):
         The network has ``forward_stages(x)`` (the feature maps at the end of each
         resolution stage, the last one the network's final map),
         ``forward_features(x) -> (N, D)`` (the features the linear ``classifier``
-        reads; ``forward`` applies it) and ``num_features``.
+        reads; ``forward`` applies it), ``num_features`` and ``forward_blocks(x)``: the
+        feature map after the stem and after each block (cell, reduction block,
+        inverted residual, ...) in forward order, each computed from the one before
+        it by one block, so that gradients between consecutive maps are defined.
         """
 
     def reference_genomes(self) -> list[np.ndarray]:

@@ -219,6 +219,14 @@ class MobileNetV3Network(nn.Module):
                 maps.append(x)
         return maps + [self.final_expand(x)]
 
+    def forward_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then the output of the first block, of every inverted
+        residual block and of the final 1x1 expansion."""
+        maps = [self.stem(x)]
+        for block in (self.first_block, *self.blocks, self.final_expand):
+            maps.append(block(maps[-1]))
+        return maps
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The 1280-wide (times ``width``) h-swish features before the classifier, shape
         (N, num_features)."""

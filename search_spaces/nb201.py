@@ -105,6 +105,13 @@ class TinyNetwork(nn.Module):
             h = layer(h)
         return maps + [self.lastact(h)]
 
+    def forward_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output and the output of every cell and reduction block."""
+        maps = [self.stem(x)]
+        for layer in self.cells:
+            maps.append(layer(maps[-1]))
+        return maps
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally pooled features after the last cell, shape (N, num_features)."""
         return self.global_pooling(self.forward_stages(x)[-1]).flatten(1)

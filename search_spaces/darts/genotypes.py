@@ -24,6 +24,9 @@ PRIMITIVES = (
 )
 
 _FIELDS = Genotype._fields
+# A range(...) concat longer than any cell could be is refused before it is expanded, so
+# that range(0, 10**10) cannot exhaust memory.
+MAX_RANGE = 1024
 
 
 def format_genotype(genotype: Genotype) -> str:
@@ -84,9 +87,12 @@ def _literal(node: ast.expr, field: str):
         and not node.keywords
     ):
         try:
-            return list(range(*(_literal(a, field) for a in node.args)))
-        except (TypeError, ValueError):
-            raise ArchitectureError(f"field {field!r} has an invalid range(...)") from None
+            nodes = range(*(_literal(a, field) for a in node.args))
+            if len(nodes) > MAX_RANGE:
+                raise ValueError(len(nodes))
+        except (TypeError, ValueError, OverflowError):
+            raise ArchitectureError(f"field {field!r} has an invalid range(...) (at most {MAX_RANGE} nodes)") from None
+        return list(nodes)
     try:
         return ast.literal_eval(node)
     except ValueError:

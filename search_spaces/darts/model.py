@@ -134,6 +134,15 @@ class _DartsNetwork(nn.Module):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
         return maps + [s1]
 
+    def forward_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output (the first cell's second input) and every cell's output."""
+        s0, s1 = self.stem_forward(x)
+        maps = [s1]
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            maps.append(s1)
+        return maps
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally pooled output of the last cell, shape (N, num_features)."""
         return self.global_pooling(self.forward_stages(x)[-1]).flatten(1)

@@ -1,8 +1,11 @@
 """The benchmarks run end to end at a tiny size and end with their result lines."""
+import json
 import re
 import subprocess
 import sys
 
+from benchmarks.estimator_correlation import sample_archs
+from monas.accuracy_table import load_table
 from tests.conftest import ROOT, shared_data
 
 
@@ -27,6 +30,35 @@ def test_estimator_correlation_tiny(tmp_path):
     pattern = r"estimator={} kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+"
     assert re.fullmatch(pattern.format("params"), lines[-2]) and re.fullmatch(pattern.format("rwe"), lines[-1])
     assert (tmp_path / "scores.json").exists()
+
+
+def test_estimator_correlation_resumes_and_scores_darts_networks(tmp_path):
+    data, darts = shared_data("cifar10"), shared_data("darts", "darts_cifar10_356.csv")
+    args = ("--space", "darts", "--n-archs", "4", "--data-dir", str(data), "--table", str(darts),
+            "-S", "init_channels=4", "-S", "layers=3", "--save", str(tmp_path / "darts.json"))
+    first = run("estimator_correlation.py", *args, "--estimators", "params")
+    saved = json.loads((tmp_path / "darts.json").read_text())
+    assert len(saved["archs"]) == 4 and len(saved["estimates"]["params"]) == 4
+    again = run("estimator_correlation.py", *args, "--estimators", "params,synflow")
+    assert again[-2] == first[-1]  # params read back, not recomputed differently
+    assert again[-1].startswith("estimator=synflow kendall=")
+
+
+def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
+    data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    common = ("--estimators", "params,macs,synflow", "--data-dir", str(data), "--table", str(table),
+              "-S", "channels=4", "-S", "cells_per_stage=1")
+    run("estimator_correlation.py", "--n-archs", "12", "--seed", "1", "--exclude-seed", "0", "--save", str(tmp_path / "t.json"), *common)
+    run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--save", str(tmp_path / "r.json"), *common)
+    tune, report = (json.loads((tmp_path / f).read_text()) for f in ("t.json", "r.json"))
+    assert not set(tune["archs"]) & set(sample_archs(1000, 0, load_table(table)))
+    lines = run("ensemble_select.py", "--tune", str(tmp_path / "t.json"), "--report", str(tmp_path / "r.json"), "--max-members", "2")
+    match = re.fullmatch(r"members=([a-z,]+) tune_kendall=(-?\d\.\d+) tune_within=(-?\d\.\d+|nan) report_kendall=(-?\d\.\d+) "
+                         r"report_spearman=-?\d\.\d+ report_within=(-?\d\.\d+|nan)", lines[-1])
+    assert match, lines[-1]
+    members = match.group(1).split(",")
+    assert 1 <= len(members) <= 2 and set(members) <= {"params", "macs", "synflow"}
+    assert len(report["archs"]) == 12
 
 
 def test_rwe_ablation_report_on_recorded_results():

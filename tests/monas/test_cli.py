@@ -163,7 +163,7 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(small_run, tmp_path, capsy
 
     run = tmp_path / "copy"
     shutil.copytree(small_run, run)
-    (run / "checkpoint.pkl").write_bytes(b"\x80\x04garbage")
+    (run / "checkpoint.json").write_bytes(b"\x80\x04garbage")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main(["--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -249,8 +249,7 @@ def test_help_and_bad_input_need_no_torch(small_run):
 
 def test_a_run_of_the_previous_version_resumes(small_run, tmp_path):
     """Archive lines of earlier versions called the failure field "error" and recorded
-    counts as floats; generations.csv held the hypervolume unscaled (up to 1.1 ** 2)."""
-    import pickle
+    counts as floats; their generation rows held the hypervolume unscaled (up to 1.1 ** 2)."""
     import shutil
 
     run = tmp_path / "old"
@@ -261,9 +260,9 @@ def test_a_run_of_the_previous_version_resumes(small_run, tmp_path):
         row["objectives"] = {k: float(v) for k, v in row["objectives"].items()}
     old = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
     (run / "archive.jsonl").write_text(old)
-    state = pickle.loads((run / "checkpoint.pkl").read_bytes())
+    state = json.loads((run / "checkpoint.json").read_text())
     state["generations"] = [{**row, "hypervolume": row["hypervolume"] * 1.1**2} for row in state["generations"]]
-    (run / "checkpoint.pkl").write_bytes(pickle.dumps(state))
+    (run / "checkpoint.json").write_text(json.dumps(state))
     assert main(["--resume", str(run), "--generations", "3", "--no-progress"]) == 0
     text = (run / "archive.jsonl").read_text()
     assert text.startswith(old)  # nothing recorded was evaluated again
@@ -292,3 +291,31 @@ def test_the_training_commands_answer_help_and_bad_flags_without_torch(module):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "unrecognized arguments: --no-such-flag" in proc.stderr and "usage:" in proc.stdout
+
+
+def test_resume_with_more_generations_extends_a_finished_search(small_run, tmp_path, capsys):
+    import shutil
+
+    out = shutil.copytree(small_run, tmp_path / "extended")
+    assert main(["--resume", str(out), "--generations", "3", "--no-progress"]) == 0
+    assert "gen   3/3" in capsys.readouterr().out
+    longer = [a if a != "2" else "3" for a in SMALL_RUN_ARGS]
+    assert main([*longer, "--out", str(tmp_path / "longer")]) == 0
+    assert (out / "pareto.json").read_text() == (tmp_path / "longer" / "pareto.json").read_text()
+    strip = lambda p: sorted(json.dumps({k: v for k, v in json.loads(l).items() if k != "seconds"}) for l in p.read_text().splitlines())
+    assert strip(out / "archive.jsonl") == strip(tmp_path / "longer" / "archive.jsonl")
+    assert json.loads((out / "config.json").read_text())["config"]["generations"] == 3
+    assert main(["--resume", str(out), "--no-progress"]) == 0
+    assert "has finished its 3 generations; nothing to do" in capsys.readouterr().out
+
+
+def test_resume_after_a_torn_archive_line_appends_cleanly(small_run, tmp_path):
+    import shutil
+
+    out = shutil.copytree(small_run, tmp_path / "torn")
+    done = (out / "archive.jsonl").read_text()
+    with open(out / "archive.jsonl", "a") as f:
+        f.write('{"arch": "Genotype(normal=[(')  # killed while appending
+    assert main(["--resume", str(out), "--generations", "3", "--no-progress"]) == 0
+    text = (out / "archive.jsonl").read_text()
+    assert text.startswith(done) and len(RunRecord.open(out).read_archive()) == len(text.splitlines()) > len(done.splitlines())

@@ -94,3 +94,21 @@ def test_scoring_sizes_fit_the_split(sizes, fixed, fitted):
 def test_explicit_scoring_sizes_that_do_not_fit(sizes, fixed, message):
     with pytest.raises(DatasetError, match=re.escape(message)):
         fit_scoring_sizes(*sizes, 1438, frozenset(fixed))
+
+
+@pytest.mark.parametrize("content", [b"not an image at all", "truncated"])
+def test_a_corrupt_image_is_a_one_line_error_naming_the_file(tmp_path, content):
+    for c in ("a", "b"):
+        (tmp_path / "train" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (i * 50, 0, 0)).save(tmp_path / "train" / c / f"{i}.png")
+    bad = tmp_path / "train" / "b" / "1.png"
+    if content == "truncated":
+        Image.new("RGB", (64, 64), (1, 2, 3)).save(bad)
+        bad.write_bytes(bad.read_bytes()[:60])
+    else:
+        bad.write_bytes(content)
+    images = load_dataset("imagefolder", tmp_path)
+    with pytest.raises(DatasetError, match=r"1\.png is not a readable image") as info:
+        images.images(range(len(images)))
+    assert "\n" not in str(info.value)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from monas.hpo_cli import main
-from monas.record import read_lines
+from monas.io import read_lines
 from monas.tuning import BEST, BEST_FLAGS, TRIALS
 from tests.conftest import shared_data
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from monas.io import LOCK_FILE
 from tests.conftest import ROOT
 
 ARGS = ["--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3", "-E", "n_train=300", "-E", "n_val=200",
@@ -49,7 +50,7 @@ def resume_and_compare(out, reference):
     assert proc.returncode == 0, proc.stderr
     assert (out / "pareto.json").read_text() == (reference / "pareto.json").read_text()
     assert archive_content(out) == archive_content(reference)
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != LOCK_FILE] == []
 
 
 def test_kill_during_an_evaluation(reference, tmp_path):
@@ -72,7 +73,7 @@ def test_kill_between_generations(reference, tmp_path):
 
 def test_kill_while_checkpointing(reference, tmp_path):
     out = tmp_path / "run"
-    proc = start(out, env={"MONAS_KILL_DURING": "checkpoint.pkl:2"})
+    proc = start(out, env={"MONAS_KILL_DURING": "checkpoint.json:2"})
     assert proc.wait() == -signal.SIGKILL
-    assert [p.name for p in out.iterdir() if p.name.startswith(".checkpoint.pkl")]  # the torn temporary file
+    assert [p.name for p in out.iterdir() if p.name.startswith(".checkpoint.json")]  # the torn temporary file
     resume_and_compare(out, reference)

@@ -38,13 +38,21 @@ def test_refuses_a_folder_holding_another_run_and_keeps_it(tmp_path):
 def test_atomic_writes_leave_no_temporary_files(tmp_path):
     record = RunRecord.create(tmp_path)
     record.write_generations([{"generation": 1, "evaluations": 4, "front_size": 2, "hypervolume": 0.5, "seconds": 1.5}])
-    record.write_checkpoint({"algorithm": None, "generations": []})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pkl", "generations.csv"]
+    record.write_checkpoint({"format": "x", "generations": []})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "generations.csv"]
     assert record.read_generations() == [{"generation": 1, "evaluations": 4, "front_size": 2, "hypervolume": 0.5, "seconds": 1.5}]
+    assert record.read_checkpoint() == {"format": "x", "generations": []}
 
 
-def test_foreign_checkpoint_is_refused(tmp_path):
+def test_unreadable_checkpoint_is_refused(tmp_path):
     record = RunRecord.create(tmp_path)
-    (tmp_path / "checkpoint.pkl").write_bytes(b"not a pickle")
+    (tmp_path / "checkpoint.json").write_bytes(b"\x80\x04 not json")
     with pytest.raises(RunDirError, match="not a readable checkpoint"):
+        record.read_checkpoint()
+
+
+def test_a_pickled_checkpoint_of_an_older_monas_is_refused_unread(tmp_path):
+    record = RunRecord.create(tmp_path)
+    (tmp_path / "checkpoint.pkl").write_bytes(b"anything")
+    with pytest.raises(RunDirError, match="written by an older monas .checkpoint.pkl. and cannot be resumed safely"):
         record.read_checkpoint()

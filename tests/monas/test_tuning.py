@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from monas.record import read_lines
+from monas.io import read_lines
 from monas.train import TrainConfig
 from monas.tuning import (
     BEST,

@@ -1,0 +1,191 @@
+"""AZ-NAS's zero-cost proxies (Lee & Ham, CVPR 2024, "AZ-NAS: Assembling Zero-Cost
+Proxies for Network Architecture Search"): expressivity, progressivity and trainability,
+read from the block-level feature maps of one forward and one backward pass.
+
+The network is built with ``seed``, re-initialised as the reference implementation does
+(Kaiming normal, fan-in; ``at_init.kaiming_fan_in_init``) and run in train mode (batch
+statistics) on a seeded minibatch; its ``forward_blocks`` maps f_0 (the stem's) ..., f_L
+(one per cell / block) are read. In float64:
+
+- expressivity: for each map, the entropy ``-sum p log(p + 1e-8)`` of its channel
+  covariance's eigenvalues normalised to sum 1 (every pixel of every image a sample); the
+  score is the sum over maps. Features spread over many directions score high.
+- progressivity: the smallest increase of that entropy from one map to the next.
+- trainability: for each block, with a Rademacher cotangent g_out on its output, the
+  input gradient g_in (pixel-unshuffled to g_out's size when the block downsamples);
+  sigma is the largest singular value of ``g_in^T g_out / (pixels)``, the block scores
+  ``2 - sigma - 1/(sigma + 1e-6)`` (0 at sigma = 1: gradients neither explode nor
+  vanish); the score is the mean over blocks. A block whose input gradient equals the
+  cotangent (an identity) scores -inf, as in the reference.
+
+Complexity, AZ-NAS's fourth proxy, ranks networks with more FLOPs higher (its rank
+aggregation sorts FLOPs ascending, as it does every proxy where higher is better); that
+is exactly the existing ``macs`` estimator (minus MACs, lower is better), so there is no
+separate complexity estimator here. AZ-NAS's combination of the four is the rank
+ensemble: ``ensemble:members=az-expressivity,az-progressivity,az-trainability,macs``.
+
+The estimates are the scores negated (lower is better). A network whose maps carry no
+signal (a cell whose output is disconnected from its input, e.g. all ``none`` edges, zeros
+every later map: its covariance has no spectrum to normalise) gets ``DEGENERATE`` on all
+three proxies (the reference leaves expressivity and progressivity NaN, ranked last, and
+gives trainability a finite but extreme value); so does a proxy that is not finite.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from typing import Callable, NamedTuple
+
+import torch
+from torch import nn
+
+from monas.data import ScoringData
+from monas.estimators.at_init import build_initialised, dropout_off, seeded_minibatch
+from monas.estimators.base import EstimationError, Estimator
+from monas.estimators.base import deterministic_kernels
+from monas.registry import ESTIMATORS
+
+DEGENERATE = 1.0e12
+"""The estimate of a network whose score is not finite (no signal reaches a map); every
+finite estimate is below it."""
+
+
+class AZScores(NamedTuple):
+    """AZ-NAS's three proxies of one network, higher is better; NaN or -inf where the
+    network gives them no finite value."""
+
+    expressivity: float
+    progressivity: float
+    trainability: float
+
+
+def spectral_entropy(feature: torch.Tensor) -> torch.Tensor:
+    """The float64 entropy of the normalised eigenvalue spectrum of the channel covariance
+    of ``feature`` (N, C, H, W), every pixel of every image one sample; NaN when the
+    covariance is 0."""
+    samples = feature.detach().to(torch.float64).permute(0, 2, 3, 1).reshape(-1, feature.shape[1])
+    samples = samples - samples.mean(dim=0, keepdim=True)
+    covariance = samples.T @ samples / len(samples)
+    eigenvalues = torch.linalg.eigvalsh(covariance)
+    p = eigenvalues / eigenvalues.sum()
+    return -(p * torch.log(p + 1e-8)).sum()
+
+
+def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, generator: torch.Generator) -> float:
+    """``2 - sigma - 1/(sigma + 1e-6)`` of the block that maps ``f_in`` to ``f_out``, for a
+    Rademacher cotangent drawn from ``generator`` (CPU); -inf when the input gradient is
+    the cotangent itself."""
+    g_out = (torch.randint(0, 2, f_out.shape, generator=generator, dtype=f_out.dtype) * 2 - 1).to(f_out.device)
+    (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True)
+    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+        return -math.inf
+    if g_in.shape[2:] != g_out.shape[2:]:
+        g_in = nn.functional.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+    pixels = g_out.shape[0] * g_out.shape[2] * g_out.shape[3]
+    g_out = g_out.to(torch.float64).permute(0, 2, 3, 1).reshape(pixels, -1)
+    g_in = g_in.to(torch.float64).permute(0, 2, 3, 1).reshape(pixels, -1)
+    sigma = torch.linalg.matrix_norm(g_in.T @ g_out / pixels, ord=2).item()
+    return 2.0 - sigma - 1.0 / (sigma + 1e-6)
+
+
+def az_nas_scores(net: nn.Module, images: torch.Tensor, seed: int) -> AZScores:
+    """The three proxies of ``net`` (in its current mode) on ``images``; the trainability
+    cotangents are drawn with ``seed``."""
+    maps = net.forward_blocks(images)
+    if len(maps) < 2:
+        raise EstimationError("AZ-NAS needs at least one block after the stem")
+    entropies = torch.stack([spectral_entropy(m) for m in maps])
+    if not torch.isfinite(entropies).all():  # a map without signal: no proxy is defined
+        return AZScores(math.nan, math.nan, math.nan)
+    generator = torch.Generator().manual_seed(seed)
+    blocks = [block_trainability(maps[i - 1], maps[i], generator) for i in reversed(range(1, len(maps)))]
+    return AZScores(
+        expressivity=entropies.sum().item(),
+        progressivity=(entropies[1:] - entropies[:-1]).min().item(),
+        trainability=sum(blocks) / len(blocks),
+    )
+
+
+_MEMO: OrderedDict[tuple, AZScores] = OrderedDict()
+_MEMO_SIZE = 4096
+
+
+def memoised_scores(arch: str, net: nn.Module, images: torch.Tensor, seed: int, device: torch.device) -> AZScores:
+    """``az_nas_scores`` of the freshly initialised ``net`` on ``images``, computed once per
+    (architecture, network structure, images, seed, device).
+
+    The three AZ-NAS estimators are separate so that each can be ranked, ensembled or
+    ablated on its own, but they come from one forward/backward pass: the first of them
+    to score a network stores all three here and the others read them. The memo is a
+    small module-level LRU (a few thousand entries of three floats) rather than a cache
+    on an estimator instance, because the ensemble creates each member separately; an
+    LRU rather than the last result only, because ``RankEnsemble.prepare`` scores the
+    whole reference sample with one member before the next. The key holds everything the
+    scores depend on: the architecture string, the network's structure (its ``repr``, so
+    two spaces that share a string but not a network never collide), a digest of the
+    images, the seed and the device; the network's weights follow from the seed.
+    """
+    key = (arch, repr(net), hashlib.sha1(images.detach().cpu().numpy().tobytes()).hexdigest(), seed, str(device))
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    net = dropout_off(net.to(device).train())
+    with deterministic_kernels():
+        scores = az_nas_scores(net, images.to(device), seed)
+    _MEMO[key] = scores
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return scores
+
+
+class _AZProxy(Estimator):
+    """Minus one AZ-NAS proxy of the network built and initialised with ``seed``, on
+    ``batch_size`` training images (drawn with ``seed`` when there are more); lower is
+    better. ``DEGENERATE`` when the proxy is not finite. ``n_val`` is 1, the least the
+    caller's split allows; validation images are not used."""
+
+    worst = 2 * DEGENERATE  # a failure ranks below even a degenerate network
+    _proxy: str  # the AZScores field
+
+    def __init__(self, batch_size: int = 64, seed: int = 0) -> None:
+        if batch_size < 2:
+            raise ValueError(f"{self.name} needs batch_size >= 2, got {batch_size}")
+        self.batch_size = batch_size
+        self.n_train = batch_size
+        self.n_val = 1
+        self.seed = seed
+
+    def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
+        if data is None:
+            raise EstimationError(f"{self.name} needs scoring images but got none")
+        images = seeded_minibatch(data.train_x, self.batch_size, self.seed)
+        net = build_initialised(build, self.seed)
+        value = getattr(memoised_scores(arch, net, images, self.seed, device), self._proxy)
+        if not math.isfinite(value) or -value >= DEGENERATE:
+            return DEGENERATE
+        return -value
+
+
+@ESTIMATORS.register("az-expressivity")
+class AZExpressivity(_AZProxy):
+    """Minus AZ-NAS's expressivity: the summed spectral entropy of the block maps."""
+
+    name = "az-expressivity"
+    _proxy = "expressivity"
+
+
+@ESTIMATORS.register("az-progressivity")
+class AZProgressivity(_AZProxy):
+    """Minus AZ-NAS's progressivity: the smallest block-to-block entropy increase."""
+
+    name = "az-progressivity"
+    _proxy = "progressivity"
+
+
+@ESTIMATORS.register("az-trainability")
+class AZTrainability(_AZProxy):
+    """Minus AZ-NAS's trainability: the mean block score ``2 - sigma - 1/sigma``."""
+
+    name = "az-trainability"
+    _proxy = "trainability"
