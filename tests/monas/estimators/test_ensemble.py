@@ -74,8 +74,8 @@ def test_bad_options_are_refused(options, error):
 
 
 def test_an_unknown_member_is_named():
-    with pytest.raises(UnknownNameError, match="unknown estimator 'zico'"):
-        ESTIMATORS.create("ensemble", seed=0, members="params,zico")
+    with pytest.raises(UnknownNameError, match="unknown estimator 'no-such-proxy'"):
+        ESTIMATORS.create("ensemble", seed=0, members="params,no-such-proxy")
 
 
 def test_drives_a_search(tmp_path):
