@@ -87,7 +87,8 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     """The evaluation settings as a SearchConfig (search-only fields at their defaults),
     validated as run_nsga validates them; ``--out`` is refused (``check_out``, or when it
     names the ``--genotypes`` file) before the spaces and estimators are imported."""
-    cheap = SearchConfig(out=args.out or "", space=args.space, dataset=args.dataset, estimator=args.estimator)
+    cheap = SearchConfig(out=args.out or "", space=args.space, dataset=args.dataset, seed=args.seed,
+                         estimator=args.estimator)
     check_flags(cheap)
     check_out(args.out, args.overwrite, args.resume)
     if args.out is not None and Path(args.out).resolve() == Path(args.genotypes).resolve():
