@@ -2,6 +2,10 @@
 
 Exit codes: 0 done, 2 bad input (one line on stderr, nothing of an earlier run
 changed), 130 interrupted (the run directory can be resumed).
+
+Input is checked before anything heavy is imported or loaded: this module imports no
+torch, ``--help`` reads the registries from source (``monas.catalog``), and a taken
+``--out`` is refused before the search spaces and estimators are imported.
 """
 from __future__ import annotations
 
@@ -16,17 +20,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Callable, Sequence
 
-import torch
-
-import search_spaces
-from monas import estimators
-from monas.data import DATASETS, DatasetError
+from monas.catalog import describe
+from monas.config import SearchConfig
+from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError
 from monas.objectives import OBJECTIVE_SETS, parse_objectives
-from monas.record import RunDirError, RunRecord
-from monas.registry import Registry, UnknownNameError
-from monas.runners import ClusterError
-from monas.search import SearchConfig, run
-from search_spaces.base import ArchitectureError
+from monas.record import RunRecord
+from monas.registry import DATASETS, ESTIMATORS, SPACES, Registry, UnknownNameError
 
 PROG = "run_nsga"
 USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError, ClusterError)
@@ -55,6 +54,23 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def known_names(registry: Registry) -> list[str]:
+    """The names ``registry`` holds, read from source (nothing imported)."""
+    return [entry.name for entry in describe(registry)]
+
+
+def registries_epilog() -> str:
+    """Every search space's -S settings and architecture string form, every estimator's
+    -E settings (defaults shown) and the datasets, generated from the registries."""
+    lines = ["search spaces: -S settings (defaults), then the architecture string form:"]
+    for entry in describe(SPACES):
+        lines += [f"  {entry.name:<12} {entry.settings() or '(no settings)'}", f"  {'':<12} {entry.arch_format}"]
+    lines.append("estimators: -E settings (defaults); n_train/n_val left at their defaults shrink to fit the dataset:")
+    lines += [f"  {entry.name:<12} {entry.settings() or '(no settings)'}" for entry in describe(ESTIMATORS)]
+    lines.append(f"datasets: {', '.join(known_names(DATASETS))}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser. Defaults are applied after parsing, so that ``--resume``
     can tell which flags were given."""
@@ -63,21 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-objective NAS: NSGA-II over a search space, accuracy estimated by "
         "random-weight evaluation, complexity counted by thop. Writes config.json, archive.jsonl, "
         "generations.csv, pareto.json and pareto.png into --out.",
+        epilog=registries_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
     d = SearchConfig(out="")
-    p.add_argument("--space", help=f"search space (known: {', '.join(search_spaces.SPACES.names())}; default {d.space})")
+    p.add_argument("--space", help=f"search space (known: {', '.join(known_names(SPACES))}; default {d.space})")
     p.add_argument("--space-option", "-S", action="append", metavar="KEY=VALUE", dest="space_options",
-                   help="search-space setting, repeatable; darts: init_channels=16 layers=8 blocks=4")
-    p.add_argument("--dataset", help=f"{', '.join(DATASETS.names())} (default {d.dataset})")
+                   help="search-space setting, repeatable (each space's settings: below)")
+    p.add_argument("--dataset", help=f"{', '.join(known_names(DATASETS))} (default {d.dataset})")
     p.add_argument("--data-dir", help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
     p.add_argument("--pop-size", type=int, help=f"population size (default {d.pop_size})")
     p.add_argument("--generations", type=int, help=f"number of generations (default {d.generations})")
     p.add_argument("--seed", type=int, help=f"seed of the search and of the estimator (default {d.seed})")
     p.add_argument("--objectives", help=f"{' | '.join(OBJECTIVE_SETS)} (default {d.objectives})")
-    p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(estimators.ESTIMATORS.names())}; default {d.estimator})")
+    p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator})")
     p.add_argument("--estimator-option", "-E", action="append", metavar="KEY=VALUE", dest="estimator_options",
-                   help="estimator setting, repeatable; rwe: n_train=2000 n_val=1000 head=ridge|logistic alpha=1e-3 n_inits=1 batch_size=250")
+                   help="estimator setting, repeatable (each estimator's settings: below)")
     p.add_argument("--early-stop", choices=("none", "curve"), help="train estimator only: stop each network's training "
                    "once its PEng4NN learning-curve prediction has converged, and score it by the predicted error "
                    "(same as -E early_stop=...; default none)")
@@ -186,20 +204,23 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     known = {f.name for f in fields(SearchConfig)}
     values = {k: v for k, v in given.items() if k in known}
     values["slurm"] = _slurm_settings(given)
-    space = values.get("space", "darts")
-    values["space_options"] = parse_options(values.get("space_options", []), lookup(search_spaces.SPACES, space), "space")
-    estimator = values.get("estimator", "rwe")
+    d = SearchConfig(out="")
+    space, estimator = values.get("space", d.space), values.get("estimator", d.estimator)
+    values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', d.dataset)}-seed{values.get('seed', d.seed)}"))
+    if "early_stop" in given and estimator != "train":
+        raise UsageError(f"--early-stop needs --estimator train (got {estimator})")
+    # everything that can be checked without importing the spaces and estimators, first
+    check_flags(SearchConfig(**{**values, "space_options": {}, "estimator_options": {}}))
+    check_out_folder(values["out"])
+    RunRecord.check_new(values["out"], bool(given.get("overwrite")))
+    values["space_options"] = parse_options(values.get("space_options", []), lookup(SPACES, space), "space")
     values["estimator_options"] = parse_options(
-        values.get("estimator_options", []), lookup(estimators.ESTIMATORS, estimator), "estimator", reserved=("seed",)
+        values.get("estimator_options", []), lookup(ESTIMATORS, estimator), "estimator", reserved=("seed",)
     )
     if "early_stop" in given:
-        if estimator != "train":
-            raise UsageError(f"--early-stop needs --estimator train (got {estimator})")
         values["estimator_options"]["early_stop"] = given["early_stop"]
-    values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', 'cifar10')}-seed{values.get('seed', 0)}"))
     config = SearchConfig(**values)
     validate(config)
-    check_out_folder(config.out)
     return config, False, bool(given.get("overwrite"))
 
 
@@ -229,6 +250,14 @@ def _slurm_settings(given: dict) -> dict | None:
     return settings
 
 
+def check_name(registry: Registry, name: str) -> None:
+    """UsageError listing the known names unless ``registry`` holds ``name`` (read from
+    source: nothing imported)."""
+    known = known_names(registry)
+    if name not in known:
+        raise UsageError(f"unknown {registry.kind} {name!r} (known: {', '.join(known)})")
+
+
 _FIELD_TYPES = {"str": (str,), "str | None": (str, type(None)), "int": (int,), "dict": (dict,), "dict | None": (dict, type(None))}
 
 
@@ -246,18 +275,18 @@ def recorded_config(folder: str) -> SearchConfig:
             raise RunDirError(f"{problem}: {key} is {value!r}")
     try:
         config = SearchConfig(**settings)
-        config.space_options = check_options(config.space_options, lookup(search_spaces.SPACES, config.space), "space")
+        config.space_options = check_options(config.space_options, lookup(SPACES, config.space), "space")
         config.estimator_options = check_options(
-            config.estimator_options, lookup(estimators.ESTIMATORS, config.estimator), "estimator", reserved=("seed",)
+            config.estimator_options, lookup(ESTIMATORS, config.estimator), "estimator", reserved=("seed",)
         )
     except UsageError as exc:
         raise RunDirError(f"{problem}: {exc}") from None
     return config
 
 
-def validate(config: SearchConfig) -> None:
-    """UsageError (or ClusterError) for the first setting of ``config`` that cannot work:
-    bounds, names, options, --out, the device, the scheduler's address."""
+def check_flags(config: SearchConfig) -> None:
+    """The checks of ``validate`` that need no search space or estimator imported:
+    bounds, numbers in range, known names, objectives, the cluster flags."""
     for name, limit in LIMITS.items():
         if getattr(config, name) > limit:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(config, name)} is above the limit of {limit}")
@@ -271,14 +300,27 @@ def validate(config: SearchConfig) -> None:
         raise UsageError(f"--workers must be at least 1, got {config.workers}")
     if config.scheduler is not None and (config.workers != 1 or config.slurm is not None):
         raise UsageError("--scheduler uses the workers of that cluster; drop --workers and --cluster")
-    lookup(DATASETS, config.dataset)
+    for registry, name in ((SPACES, config.space), (ESTIMATORS, config.estimator), (DATASETS, config.dataset)):
+        check_name(registry, name)
     try:
         parse_objectives(config.objectives)
-        search_spaces.SPACES.create(config.space, **config.space_options)
-        estimators.ESTIMATORS.create(config.estimator, **config.estimator_options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def validate(config: SearchConfig) -> None:
+    """UsageError (or ClusterError) for the first setting of ``config`` that cannot work,
+    short of loading data: ``check_flags``, then the space and estimator built with their
+    options, the device, the scheduler's address."""
+    check_flags(config)
+    try:
+        SPACES.create(config.space, **config.space_options)
+        ESTIMATORS.create(config.estimator, **config.estimator_options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if config.device != "auto":
+        import torch
+
         try:
             device = torch.device(config.device)
         except RuntimeError:
@@ -344,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def work() -> int:
         args = build_parser().parse_args(argv)
         config, resume, overwrite = config_from_args(args)
+        from monas.search import run  # imports torch and the rest: only once the input is checked
+
         result = run(config, resume=resume, overwrite=overwrite, progress=getattr(args, "progress", True))
         failed = sum(e.status != "ok" for e in result.evaluations)
         print(

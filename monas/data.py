@@ -15,12 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from monas.errors import DatasetError
 from monas.registry import DATASETS
 from search_spaces.base import InputSpec
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be found or read; the message says what to do."""
 
 
 class LabelledImages:
@@ -95,6 +92,36 @@ def stratified_split(labels: np.ndarray, n_train: int, n_val: int, seed: int) ->
     chosen = order[: n_train + n_val]
     val = rng.permutation(chosen[n_train:])
     return np.sort(chosen[:n_train]), np.sort(val)
+
+
+SIZE_OPTIONS = ("n_train", "n_val")
+
+
+def fit_scoring_sizes(n_train: int, n_val: int, available: int, fixed: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """``(n_train, n_val)`` that fit in a training split of ``available`` images.
+
+    Sizes that fit are kept. Otherwise the sizes not in ``fixed`` (the names of
+    ``SIZE_OPTIONS`` the user set) shrink: both in proportion to fill the split when
+    neither is fixed, else the other one to what the fixed one leaves. DatasetError,
+    naming the ``-E`` options to change, when fixed sizes alone do not fit."""
+    if n_train + n_val <= available:
+        return n_train, n_val
+    sizes = {"n_train": n_train, "n_val": n_val}
+    if fixed >= set(SIZE_OPTIONS):
+        raise DatasetError(
+            f"-E n_train={n_train} -E n_val={n_val} ask for {n_train + n_val} scoring images but the training split "
+            f"has only {available}; lower -E n_train / -E n_val (together at most {available})"
+        )
+    for key in fixed:
+        if sizes[key] >= available:
+            raise DatasetError(
+                f"-E {key}={sizes[key]} leaves no image for the other scoring subset: the training split has only "
+                f"{available}; lower -E {key} (at most {available - 1})"
+            )
+        sizes["n_val" if key == "n_train" else "n_train"] = available - sizes[key]
+        return sizes["n_train"], sizes["n_val"]
+    fitted_train = max(1, min(available - 1, available * n_train // (n_train + n_val)))
+    return fitted_train, available - fitted_train
 
 
 def scoring_data(images: LabelledImages, n_train: int, n_val: int, seed: int) -> ScoringData:

@@ -10,6 +10,9 @@ it scored and ``--resume`` continues it. ``--out`` is locked while it is written
 Exit codes: 0 done (some networks may have status "failed"), 2 bad input (one line on
 stderr, nothing written), 130 interrupted (the lines written so far stay; continue
 with ``--resume``).
+
+As in ``monas.cli``, this module imports no torch: ``--help``, bad flags and a taken
+``--out`` are answered before the spaces and estimators are imported.
 """
 from __future__ import annotations
 
@@ -18,19 +21,30 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
-import search_spaces
-from monas import estimators
-from monas.cli import OneLineParser, UsageError, check_out_folder, lookup, parse_options, run_command, validate
-from monas.data import DATASETS, load_dataset, scoring_data
-from monas.evaluation import Evaluation, Evaluator
+from monas.cli import (
+    OneLineParser,
+    UsageError,
+    check_flags,
+    check_out_folder,
+    known_names,
+    lookup,
+    parse_options,
+    registries_epilog,
+    run_command,
+    validate,
+)
+from monas.config import SearchConfig
+from monas.errors import ArchitectureError
 from monas.io import RunClaim, append_line, read_lines, refuse_links, repair_torn_tail
-from monas.device import resolve_device
-from monas.search import SearchConfig
-from search_spaces.base import ArchitectureError, SearchSpace
+from monas.registry import DATASETS, ESTIMATORS, SPACES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from monas.evaluation import Evaluation, Evaluator
+    from search_spaces.base import SearchSpace
 
 PROG = "evaluate"
 
@@ -43,23 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score the architectures listed in --genotypes (one per line; blank lines and lines "
         "starting with # are skipped) without searching: estimated error, MACs and params, one JSON "
         "line per architecture, to --out or stdout.",
+        epilog=registries_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = SearchConfig(out="")
-    p.add_argument("--space", required=True, help=f"search space (known: {', '.join(search_spaces.SPACES.names())})")
+    p.add_argument("--space", required=True, help=f"search space (known: {', '.join(known_names(SPACES))})")
     p.add_argument("--genotypes", required=True, metavar="FILE",
-                   help="one architecture string per line: a Genotype(...) string for darts, an arch_str for nb201")
+                   help="one architecture string per line, in the space's form (below)")
     p.add_argument("--space-option", "-S", action="append", default=[], metavar="KEY=VALUE", dest="space_options",
-                   help="search-space setting, repeatable; darts: init_channels=16 layers=8 blocks=4; "
-                   "nb201: channels=16 cells_per_stage=5")
-    p.add_argument("--dataset", default=d.dataset, help=f"{', '.join(DATASETS.names())} (default {d.dataset})")
+                   help="search-space setting, repeatable (each space's settings: below)")
+    p.add_argument("--dataset", default=d.dataset, help=f"{', '.join(known_names(DATASETS))} (default {d.dataset})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the estimator and of the scoring subsets (default {d.seed})")
     p.add_argument("--estimator", default=d.estimator,
-                   help=f"accuracy estimator (known: {', '.join(estimators.ESTIMATORS.names())}; default {d.estimator})")
+                   help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator})")
     p.add_argument("--estimator-option", "-E", action="append", default=[], metavar="KEY=VALUE", dest="estimator_options",
-                   help="estimator setting, repeatable; rwe: n_train=2000 n_val=1000 head=ridge|logistic alpha=1e-3 "
-                   "n_inits=1 batch_size=250")
+                   help="estimator setting, repeatable (each estimator's settings: below)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--out", metavar="FILE.jsonl", help="output file (default: stdout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (kept until the first new line)")
@@ -71,10 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
     """The evaluation settings as a SearchConfig (search-only fields at their defaults),
-    validated as run_nsga validates them."""
-    space_options = parse_options(args.space_options, lookup(search_spaces.SPACES, args.space), "space")
+    validated as run_nsga validates them; ``--out`` is refused (``check_out``, or when it
+    names the ``--genotypes`` file) before the spaces and estimators are imported."""
+    cheap = SearchConfig(out=args.out or "", space=args.space, dataset=args.dataset, seed=args.seed,
+                         estimator=args.estimator)
+    check_flags(cheap)
+    check_out(args.out, args.overwrite, args.resume)
+    if args.out is not None and Path(args.out).resolve() == Path(args.genotypes).resolve():
+        raise UsageError(f"--out {args.out} is the --genotypes file; name another file")
+    space_options = parse_options(args.space_options, lookup(SPACES, args.space), "space")
     estimator_options = parse_options(
-        args.estimator_options, lookup(estimators.ESTIMATORS, args.estimator), "estimator", reserved=("seed",)
+        args.estimator_options, lookup(ESTIMATORS, args.estimator), "estimator", reserved=("seed",)
     )
     config = SearchConfig(
         out=args.out or "",
@@ -180,14 +201,19 @@ def evaluate(config: SearchConfig, genotypes: str, progress: bool = True, out: P
     once. With ``out`` each row is appended there as it is made (``resume``: after the
     rows ``out`` already holds, which are not scored again); otherwise nothing is
     written. Every input is checked before ``out`` is created or changed."""
-    space = search_spaces.SPACES.create(config.space, **config.space_options)
+    from monas.data import load_dataset, scoring_data
+    from monas.device import resolve_device
+    from monas.evaluation import Evaluator
+    from monas.search import fitted_estimator
+
+    space = SPACES.create(config.space, **config.space_options)
     entries = read_architectures(genotypes, space)
     if resume and out.exists():
         rows = scored_rows(out, entries, genotypes)  # refuse a mismatched file before loading anything
         if len(rows) == len(entries):
             return rows  # finished before: nothing to do, nothing changed
-    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **config.estimator_options)
     images = load_dataset(config.dataset, config.data_dir, split="train")
+    estimator = fitted_estimator(config, len(images))
     spec = images.spec
     checked: set[str] = set()
     for entry in entries:  # whatever the network cannot be built for (e.g. the resolution) fails here, not midway
@@ -244,7 +270,7 @@ def _describe(row: dict) -> str:
     o = row["objectives"]
     sizes = f"macs {o['macs'] / 1e6:.2f}M  params {o['params'] / 1e6:.3f}M  {row['seconds']:.1f}s"
     if row["status"] != "ok":
-        return f"failed ({row['error']})  {sizes}"
+        return f"failed ({row['failure']})  {sizes}"
     return f"error {o['error']:.2f}  {sizes}"
 
 
@@ -253,10 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
-        config = config_from_args(args)
-        out = check_out(args.out, args.overwrite, args.resume)
-        if out is not None and out.resolve() == Path(args.genotypes).resolve():
-            raise UsageError(f"--out {args.out} is the --genotypes file; name another file")
+        config = config_from_args(args)  # --out checked there, before anything heavy
+        out = None if args.out is None else Path(args.out)
         if out is None:
             rows = evaluate(config, args.genotypes, progress=args.progress)
             sys.stdout.write("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))

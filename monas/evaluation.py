@@ -13,11 +13,16 @@ from monas.data import ScoringData
 from monas.estimators.base import Estimator
 from search_spaces.base import InputSpec, SearchSpace
 
+ERROR_DECIMALS = 6
+"""Decimals kept of an estimate: far finer than any estimator resolves (RWE's error
+moves in steps of 100 / n_val %), coarse enough to drop float noise."""
+
 
 @dataclass
 class Evaluation:
     """What is known about one evaluated network: its canonical architecture string,
-    the genome first seen for it, every measured objective, and how it went."""
+    the genome first seen for it, every measured objective, and how it went
+    (``status`` "ok" or "failed"; ``failure`` says why a failed one failed)."""
 
     arch: str
     genome: list[int]
@@ -25,7 +30,7 @@ class Evaluation:
     seconds: float
     generation: int
     status: str = "ok"
-    error: str | None = None
+    failure: str | None = None
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (one archive line)."""
@@ -33,7 +38,11 @@ class Evaluation:
 
     @classmethod
     def from_json(cls, row: dict) -> "Evaluation":
-        """Inverse of ``to_json``."""
+        """Inverse of ``to_json``; also reads archive lines of earlier versions, which
+        called ``failure`` "error"."""
+        if "error" in row:
+            row = {**row, "failure": row["error"]}
+            del row["error"]
         return cls(**row)
 
 
@@ -83,9 +92,11 @@ class Evaluator:
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],
-            objectives={"error": float(error), "macs": float(macs), "params": float(params)},
-            seconds=time.perf_counter() - start,
+            # counts are integers; the estimate is rounded to ERROR_DECIMALS, which drops float
+            # noise (7.000000000000001) and is what the search itself is given
+            objectives={"error": round(float(error), ERROR_DECIMALS), "macs": int(macs), "params": int(params)},
+            seconds=round(time.perf_counter() - start, 3),
             generation=generation,
             status=status,
-            error=message,
+            failure=message,
         )

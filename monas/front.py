@@ -17,7 +17,10 @@ def non_dominated(F: np.ndarray) -> np.ndarray:
 
 
 def normalised_hypervolume(F: np.ndarray, scale: np.ndarray) -> float:
-    """Hypervolume of ``F / scale`` against the point (1.1, ..., 1.1).
+    """Hypervolume of ``F / scale`` against the point (1.1, ..., 1.1), divided by the
+    volume of the box from the origin to that point (1.1 ** number of objectives): the
+    share of the box the front dominates, in [0, 1] when every objective lies between 0
+    and its ``scale`` (an error in %, with ``scale`` 100).
 
     ``scale`` holds a fixed worst value per objective (see ``search.normalisation``), so
     values from different generations of a run are comparable.
@@ -25,4 +28,4 @@ def normalised_hypervolume(F: np.ndarray, scale: np.ndarray) -> float:
     F = np.asarray(F, dtype=float) / np.asarray(scale, dtype=float)
     if len(F) == 0:
         return 0.0
-    return float(HV(ref_point=np.full(F.shape[1], REFERENCE_POINT))(F))
+    return float(HV(ref_point=np.full(F.shape[1], REFERENCE_POINT))(F)) / REFERENCE_POINT ** F.shape[1]

@@ -35,17 +35,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from monas.cli import OneLineParser, UsageError, run_command
-from monas.complexity import count_complexity
-from monas.data import DATASETS, load_dataset, stratified_split
-from monas.pruning import prune
+from monas.cli import OneLineParser, UsageError, known_names, run_command
 from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
 from monas.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
-from monas.train import MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TrainConfig, train
+from monas.registry import DATASETS
+from monas.train_config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS, TrainConfig
 from monas.train_cli import (
     OUTPUTS as TRAIN_OUTPUTS,
     add_source_flags,
@@ -56,10 +54,12 @@ from monas.train_cli import (
     read_json_object,
     usable_device,
 )
-from monas.tuning import BEST, BEST_FLAGS, TRIALS, Trial, TrainingObjective, training_space, tune, write_best
-from search_spaces.base import InputSpec
 from search_spaces.darts.genotypes import parse_genotype
-from search_spaces.darts.model import NetworkCIFAR
+
+if TYPE_CHECKING:
+    import torch
+
+    from search_spaces.base import InputSpec
 
 PROG = "run_hpo"
 FINAL = "final.json"
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_flags(p)
     p.add_argument("--space", default="darts", choices=("darts",), help="search space of the genotype (darts)")
-    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(DATASETS.names())} (default cifar10)")
+    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--n-train", type=int, help="training images used (default 5000; class-stratified)")
     p.add_argument("--n-val", type=int, help="of these, images held out to score trials (default n-train / 5)")
@@ -194,6 +194,8 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
         raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
     existing = tuple(name for name in HPO_FILES if (out / name).exists())
     if args.resume:
+        from monas.tuning import Trial
+
         RunRecord.open(out)
         read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
         recorded = read_json_object(out / "config.json")
@@ -213,12 +215,16 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
 
 
 def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from monas.data import stratified_split
+
     if n >= len(labels):
         return np.arange(len(labels))
     return stratified_split(labels, n, len(labels) - n, seed)[0]
 
 
 def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
+    from monas.complexity import count_complexity
+
     macs, params = count_complexity(net, spec)
     return {"macs": macs, "params": params}
 
@@ -230,47 +236,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         settings = settings_from_args(args)
         out_path(args.out)
-        device = usable_device(settings["device"])
-        train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
-        test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
-        spec = train_images.spec
-        if spec.resolution % 4:
-            raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
-        if settings["haet"]:
-            n_classes = len(train_images.classes)
-            settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
-            settings["n_val"] = settings["n_train"] // 5
-        check_network_size(lambda: NetworkCIFAR(parse_genotype(settings["genotype"]), settings["init_channels"],
-                                                settings["layers"], spec.num_classes, spec.channels), "the network")
-        plan = plan_out(args, settings)
-        if plan.finished:
-            print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
-                  "(raise --time-budget or --max-trials to tune on)", flush=True)
-            return 0
-        seed = settings["seed"]
-        fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
-                                            settings["n_val"], seed)
-        test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
-
-        def tensors(images, idx):
-            return images.images(idx), torch.from_numpy(images.labels[idx])
-
-        # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
-        fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
-        all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
-        test = tensors(test_images, test_idx)
-        with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
-            if plan.write_config:
-                RunRecord(Path(args.out)).write_config(settings)
-            return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
+        return plan_and_tune(args, settings)
 
     return run_command(PROG, work, "continue with --resume")
+
+
+def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
+    """Check the device, the dataset and the network, plan ``--out``, decode the images,
+    then tune and train (the part of ``main`` that needs torch, imported here once the
+    flags are checked); the exit code."""
+    import torch
+
+    from monas.data import load_dataset, stratified_split
+    from search_spaces.darts.model import NetworkCIFAR
+
+    device = usable_device(settings["device"])
+    train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
+    test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
+    spec = train_images.spec
+    if spec.resolution % 4:
+        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
+    if settings["haet"]:
+        n_classes = len(train_images.classes)
+        settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
+        settings["n_val"] = settings["n_train"] // 5
+    check_network_size(lambda: NetworkCIFAR(parse_genotype(settings["genotype"]), settings["init_channels"],
+                                            settings["layers"], spec.num_classes, spec.channels), "the network")
+    plan = plan_out(args, settings)
+    if plan.finished:
+        print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
+              "(raise --time-budget or --max-trials to tune on)", flush=True)
+        return 0
+    seed = settings["seed"]
+    fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
+                                        settings["n_val"], seed)
+    test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
+
+    def tensors(images, idx):
+        return images.images(idx), torch.from_numpy(images.labels[idx])
+
+    # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
+    fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
+    all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
+    test = tensors(test_images, test_idx)
+    with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
+        if plan.write_config:
+            RunRecord(Path(args.out)).write_config(settings)
+        return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
 
 
 def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.device, spec: InputSpec, data: tuple,
                     n_test: int, start: RunClaim) -> int:
     """Tune, write best.json and best_flags.txt, train the full network with the best
     configuration and write final.json; ``start.start()`` once a trial is logged."""
+    import torch
+
+    from monas.pruning import prune
+    from monas.train import train
+    from monas.tuning import TrainingObjective, training_space, tune, write_best
+    from search_spaces.darts.model import NetworkCIFAR
+
     fit, val, all_train, test = data
     seed = settings["seed"]
     genotype = parse_genotype(settings["genotype"])

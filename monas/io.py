@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from monas.errors import RunDirError
+
 TMP_SUFFIX = ".tmp"
 LOCK_FILE = ".monas.lock"
 ASIDE_PREFIX = ".replaced-"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-class RunDirError(ValueError):
-    """A run folder that cannot be used as asked; the message says what to do."""
 
 
 _writes: dict[str, int] = {}

@@ -16,10 +16,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monas.evaluation import Evaluation
-from monas.io import RunDirError, append_line, atomic_write, discard_interrupted_writes, read_lines
+from monas.errors import RunDirError
+from monas.io import append_line, atomic_write, discard_interrupted_writes, read_lines
+
+if TYPE_CHECKING:
+    from monas.evaluation import Evaluation
 
 CONFIG, ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT = (
     "config.json",
@@ -96,6 +99,8 @@ class RunRecord:
 
     def read_archive(self) -> list[Evaluation]:
         """Every complete archive line; a torn last line (a kill mid-write) is dropped."""
+        from monas.evaluation import Evaluation  # imports torch: only where an archive is read
+
         return read_lines(self.path / ARCHIVE, Evaluation.from_json)
 
     # --- per-generation statistics, front and plot ----------------------------------

@@ -1,10 +1,15 @@
 """Name -> factory registries, so ``--space darts`` and ``--estimator rwe`` are lookups.
 
 A new space or estimator registers itself with a decorator in its own module; the
-driver never names concrete classes.
+driver never names concrete classes. A registry imports the modules that fill it (its
+``home``) on first use, so that importing a command's module stays cheap; what the
+registry holds can also be read from their source without importing them
+(``monas.catalog``), which is how ``--help`` lists it.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -18,11 +23,26 @@ class UnknownNameError(KeyError):
 
 
 class Registry(Generic[T]):
-    """A dict of named factories filled by the ``register`` decorator."""
+    """A dict of named factories filled by the ``register`` decorator.
 
-    def __init__(self, kind: str) -> None:
+    ``home`` is the module or package whose import registers every factory (a package
+    imports all its modules); ``symbol`` is the name the registry has there, which
+    ``monas.catalog`` looks for in the source."""
+
+    def __init__(self, kind: str, home: str, symbol: str) -> None:
         self.kind = kind
+        self.home = home
+        self.symbol = symbol
         self._factories: dict[str, Callable[..., T]] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        """Import ``home`` and, for a package, every module and subpackage in it."""
+        if not self._loaded:
+            self._loaded = True
+            home = importlib.import_module(self.home)
+            for module in pkgutil.walk_packages(getattr(home, "__path__", []), prefix=f"{self.home}."):
+                importlib.import_module(module.name)
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: make ``factory`` available under ``name``."""
@@ -37,6 +57,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered under ``name``; UnknownNameError lists the known ones."""
+        self._load()
         try:
             return self._factories[name]
         except KeyError:
@@ -49,12 +70,14 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
+        self._load()
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._factories
 
 
-SPACES: Registry = Registry("search space")
-ESTIMATORS: Registry = Registry("estimator")
-DATASETS: Registry = Registry("dataset")
+SPACES: Registry = Registry("search space", home="search_spaces", symbol="SPACES")
+ESTIMATORS: Registry = Registry("estimator", home="monas.estimators", symbol="ESTIMATORS")
+DATASETS: Registry = Registry("dataset", home="monas.data", symbol="DATASETS")

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from monas.errors import ClusterError
 from monas.evaluation import Evaluation
 
 Job = tuple[np.ndarray, int]
@@ -113,10 +114,6 @@ def _worker_environ():
     key = "distributed.nanny.pre-spawn-environ"
     with dask.config.set({key: {**dask.config.get(key), **WORKER_ENVIRON}}):
         yield
-
-
-class ClusterError(ValueError):
-    """Workers that cannot be started as configured; the message says what to change."""
 
 
 SCHEDULER_CONNECT_S = 10  # seconds to reach an existing scheduler (the command checked it answers)

@@ -12,11 +12,12 @@ fails before that leaves the folder as it was.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -28,44 +29,21 @@ from pymoo.termination.max_gen import MaximumGenerationTermination
 import search_spaces
 from monas import estimators
 from monas.complexity import count_complexity
-from monas.data import load_dataset, scoring_data
+from monas.config import SearchConfig
+from monas.data import SIZE_OPTIONS, fit_scoring_sizes, load_dataset, scoring_data
 from monas.device import resolve_device
+from monas.estimators import Estimator
 from monas.evaluation import Evaluation, Evaluator
 from monas.front import non_dominated, normalised_hypervolume
 from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
 from monas.objectives import OBJECTIVES, parse_objectives
 from monas.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
-from monas.plot import pareto_figure
+from monas.plot import pareto_figure, run_labels
 from monas.problem import ArchitectureProblem
 from monas.record import ARCHIVE, CHECKPOINT, PARETO, RUN_FILES, RunRecord
 from monas.runners import make_runner
 from monas.search_state import capture, restore
 from search_spaces.base import ArchitectureError
-
-
-@dataclass
-class SearchConfig:
-    """Everything that determines a search; recorded in config.json."""
-
-    out: str
-    space: str = "darts"
-    space_options: dict = field(default_factory=dict)
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    pop_size: int = 20
-    generations: int = 10
-    seed: int = 0
-    objectives: str = "error,macs"
-    estimator: str = "rwe"
-    estimator_options: dict = field(default_factory=dict)
-    device: str = "auto"
-    workers: int = 1
-    scheduler: str | None = None
-    slurm: dict | None = None
-
-    def objective_names(self) -> list[str]:
-        """Names of the minimised objectives, in order."""
-        return [o.name for o in parse_objectives(self.objectives)]
 
 
 @dataclass
@@ -108,16 +86,39 @@ def build_algorithm(space, pop_size: int) -> NSGA2:
     )
 
 
+def fitted_estimator(config: SearchConfig, available: int) -> Estimator:
+    """The estimator of ``config``, its scoring subsets fitted to a training split of
+    ``available`` images (``monas.data.fit_scoring_sizes``): ``n_train``/``n_val`` the
+    user set in ``estimator_options`` are kept (DatasetError when they do not fit), the
+    estimator's defaults shrink. An estimator whose constructor takes ``n_train`` and
+    ``n_val`` is created with the fitted sizes (so its recorded settings say them); for
+    one whose sizes follow from other settings, its ``n_train``/``n_val`` are set."""
+    options = dict(config.estimator_options)
+    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **options)
+    if not estimator.n_train:
+        return estimator
+    fixed = frozenset(k for k in SIZE_OPTIONS if k in options)
+    n_train, n_val = fit_scoring_sizes(estimator.n_train, estimator.n_val, available, fixed)
+    if (n_train, n_val) == (estimator.n_train, estimator.n_val):
+        return estimator
+    if set(SIZE_OPTIONS) <= set(inspect.signature(estimators.ESTIMATORS.get(config.estimator)).parameters):
+        return estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **{**options, "n_train": n_train, "n_val": n_val})
+    estimator.n_train, estimator.n_val = n_train, n_val
+    return estimator
+
+
 def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log=print, progress: bool = True) -> SearchResult:
     """Run (or, with ``resume``, continue) the search described by ``config``.
 
-    Every input (settings, dataset, run folder, cluster) is checked before the run folder
-    is changed. Resuming a search that has done all its generations changes nothing and
-    says so; a larger ``config.generations`` extends it."""
+    Every input (settings, run folder, dataset, cluster) is checked before the run folder
+    is changed, and everything that can be refused before the costly set-up (the space's
+    reference networks, decoding the scoring images, starting workers): the run folder,
+    then the dataset's size against the estimator's scoring subsets. Resuming a search
+    that has done all its generations changes nothing and says so; a larger
+    ``config.generations`` extends it."""
     space = search_spaces.SPACES.create(config.space, **config.space_options)
     objectives = parse_objectives(config.objectives)
     names = [o.name for o in objectives]
-    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **config.estimator_options)
     out = Path(config.out)
     if resume:
         saved = _saved_run(out, config, space, objectives)
@@ -128,6 +129,7 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         RunRecord.check_new(out, overwrite)
         refuse_links(out, RUN_FILES + (LOCK_FILE,))
     images = load_dataset(config.dataset, config.data_dir, split="train")
+    estimator = fitted_estimator(config, len(images))
     spec = images.spec
     device = resolve_device(config.device)
     scale = normalisation(space, spec, names)
@@ -244,6 +246,8 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
             {
                 "config": asdict(config),
                 "estimator_knobs": setup.estimator.knobs(),
+                "scoring_images": {"n_train": setup.estimator.n_train, "n_val": setup.estimator.n_val},
+                "estimate": {"estimator": config.estimator, "error_in_percent": setup.estimator.error_in_percent},
                 "input": asdict(spec),
                 "device": str(device),
                 "hypervolume_scale": dict(zip(names, scale)),
@@ -252,8 +256,12 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
             }
         )
         algorithm, rows, evaluations = _new_algorithm(config, space, objectives), [], []
+    labels = run_labels(record.read_config(), config.out)
     problem: ArchitectureProblem = algorithm.problem
     cache = {e.arch: e for e in evaluations}
+    # recomputed from the archive: runs of earlier versions recorded it on another scale
+    rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale)}
+            for row in rows]
     bar = _ProgressBar(progress)
 
     def on_evaluated(evaluation: Evaluation) -> None:
@@ -273,19 +281,18 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
         algorithm.next()
         bar.close()
         pareto = _front(evaluations, names)
-        F = np.array([[e.objectives[n] for n in names] for e in pareto]).reshape(-1, len(names))
         rows.append(
             {
                 "generation": generation,
                 "evaluations": len(evaluations),
                 "front_size": len(pareto),
-                "hypervolume": round(normalised_hypervolume(F, scale), 6),
+                "hypervolume": _hypervolume(pareto, names, scale),
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )
         record.write_generations(rows)
         record.write_pareto(_pareto_json(pareto, names))
-        figure = pareto_figure(evaluations, names)
+        figure = pareto_figure(evaluations, names, labels)
         record.write_figure(figure)
         figure.clf()
         record.write_checkpoint(capture(algorithm, rows))
@@ -296,6 +303,12 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
             f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
         )
     return SearchResult(_front(evaluations, names), evaluations, rows)
+
+
+def _hypervolume(evaluations: list[Evaluation], names: list[str], scale: list[float]) -> float:
+    """``normalised_hypervolume`` of the front of ``evaluations``, rounded for the record."""
+    F = np.array([[e.objectives[n] for n in names] for e in _front(evaluations, names)]).reshape(-1, len(names))
+    return round(normalised_hypervolume(F, scale), 6)
 
 
 def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:

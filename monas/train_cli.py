@@ -26,24 +26,29 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from monas.cli import OneLineParser, UsageError, run_command
-from monas.complexity import count_complexity
-from monas.data import DATASETS, load_dataset
-from monas.device import resolve_device
-from monas.distributed import PreemptionFlag
+from monas.cli import OneLineParser, UsageError, known_names, run_command
 from monas.picks import Pick, PickError, choose, read_front, table
 from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, refuse_links
 from monas.record import RUN_FILES
-from monas.train import CHECKPOINT, METRICS, RESUMABLE_CHANGES, TENSORBOARD, TrainConfig, TrainingStateError, train
-from monas.tuning import BEST, BEST_FLAGS, TRIALS
-from search_spaces.base import InputSpec
+from monas.registry import DATASETS
+from monas.train_config import (
+    BEST,
+    BEST_FLAGS,
+    CHECKPOINT,
+    METRICS,
+    RESUMABLE_CHANGES,
+    TENSORBOARD,
+    TRIALS,
+    TrainConfig,
+)
 from search_spaces.darts.genotypes import parse_genotype
-from search_spaces.darts.model import NetworkCIFAR
-from search_spaces.darts.space import DartsSpace
+
+if TYPE_CHECKING:
+    import torch
 
 PROG = "train_cifar"
 RUN, RESULT = "run.json", "result.json"
@@ -147,6 +152,8 @@ def check_genotype(arch: str) -> None:
     """ArchitectureError unless ``arch`` is a Genotype string the DARTS space accepts
     (its own parser, as ``evaluate.py`` uses: DARTS operations, every input an earlier
     node, every node concatenated), with as many nodes per cell as the string has."""
+    from search_spaces.darts.space import DartsSpace  # imports torch: only once the flags are checked
+
     nodes = len(parse_genotype(arch).normal) // 2
     DartsSpace(blocks=max(1, nodes)).from_string(arch)
 
@@ -161,6 +168,10 @@ def out_path(text: str) -> Path:
 def usable_device(name: str) -> torch.device:
     """The torch device ``name`` resolves to (``monas.device.resolve_device``);
     UsageError when it is unknown or this machine lacks it."""
+    import torch
+
+    from monas.device import resolve_device
+
     try:
         device = resolve_device(name)
     except RuntimeError:
@@ -177,6 +188,8 @@ def usable_device(name: str) -> torch.device:
 def check_network_size(build: Callable[[], torch.nn.Module], what: str) -> None:
     """UsageError when the network ``build()`` makes has more than MAX_PARAMS parameters
     (counted on the meta device: nothing is allocated)."""
+    import torch
+
     with torch.device("meta"):
         params = sum(p.numel() for p in build().parameters())
     if params > MAX_PARAMS:
@@ -305,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         "DARTS CIFAR recipe. Writes run.json, metrics.csv, checkpoint.pt and result.json into one folder per genotype.",
     )
     add_source_flags(p)
-    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(DATASETS.names())} (default cifar10)")
+    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
     p.add_argument("--test-limit", type=int, help="test on this many test images (a seeded random subset)")
@@ -347,69 +360,85 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             print(listing(args, chosen))
             return 0
-        device = usable_device(args.device)
-        train_images = load_dataset(args.dataset, args.data_dir, "train")
-        test_images = load_dataset(args.dataset, args.data_dir, "test")
-        spec = train_images.spec
-        if spec.resolution % 4:
-            raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
-        train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
-        test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
-        if config.batch_size > len(train_idx):
-            raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(train_idx)} training images")
-        for name, pick in chosen:
-            check_network_size(lambda: NetworkCIFAR(parse_genotype(pick.arch), args.init_channels, args.layers,
-                                                    spec.num_classes, spec.channels,
-                                                    auxiliary=config.auxiliary_weight > 0), name)
-        folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
-        if len(chosen) > 1:
-            refuse_foreign(out_root, PROG)
-        describes = {}
-        for name, pick in chosen:
-            describes[name] = {
-                "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
-                "dataset": args.dataset, "data_dir": args.data_dir, "train_images": len(train_idx),
-                "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
-                "config": dataclasses.asdict(config),
-            }
-        plans = {name: plan_out(folders[name], describes[name], args.resume, args.overwrite) for name, _ in chosen}
-        for name, _ in chosen:
-            if plans[name].finished:
-                print(f"{PROG}: {name}: already finished ({folders[name] / RESULT}); nothing to do", flush=True)
-        if all(plan.finished for plan in plans.values()):
-            return 0
-        # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
-        train_data = (train_images.images(train_idx), torch.from_numpy(train_images.labels[train_idx]))
-        test_data = (test_images.images(test_idx), torch.from_numpy(test_images.labels[test_idx]))
-        names = [name for name, _ in chosen]
-        with started_runs([plans[n] for n in names], [describes[n] for n in names]) as starts, \
-                PreemptionFlag() as preempted:
-            for name, pick in chosen:
-                out = folders[name]
-                if plans[name].finished:
-                    continue
-                print(f"{PROG}: training {name} into {out}", flush=True)
-                genotype = parse_genotype(pick.arch)
-                torch.manual_seed(config.seed)
-                net = NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels,
-                                   auxiliary=config.auxiliary_weight > 0)
-                macs, params = count_complexity(
-                    NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels),
-                    InputSpec(spec.channels, spec.resolution, spec.num_classes),
-                )
-                try:
-                    result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
-                                   stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print,
-                                   on_checkpoint=starts[out].start)
-                except TrainingStateError as exc:
-                    raise UsageError(str(exc)) from None
-                if result.preempted:
-                    print(f"{PROG}: preempted at step {result.steps}; checkpoint in {out}; continue with --resume",
-                          flush=True)
-                    return 130
-                summary = write_result(out, describes[name], result, macs, params)
-                print(f"{PROG}: {name}: test accuracy {summary['test_accuracy']:.2f}% after {summary['epochs']:.2f} epochs; "
-                      f"{params / 1e6:.3f}M params, {macs / 1e6:.1f}M MACs; {out / RESULT}", flush=True)
-        return 0
+        return train_chosen(args, config, out_root, chosen)
 
     return run_command(PROG, work, "continue with --resume")
+
+
+def train_chosen(args: argparse.Namespace, config: TrainConfig, out_root: Path, chosen: list[tuple[str, Pick]]) -> int:
+    """Check the device, the dataset and the network sizes, plan every folder, then
+    train every chosen genotype (the part of ``main`` that needs torch, imported here
+    once the flags are checked); the exit code."""
+    import torch
+
+    from monas.complexity import count_complexity
+    from monas.data import load_dataset
+    from monas.distributed import PreemptionFlag
+    from monas.train import TrainingStateError, train
+    from search_spaces.base import InputSpec
+    from search_spaces.darts.model import NetworkCIFAR
+
+    device = usable_device(args.device)
+    train_images = load_dataset(args.dataset, args.data_dir, "train")
+    test_images = load_dataset(args.dataset, args.data_dir, "test")
+    spec = train_images.spec
+    if spec.resolution % 4:
+        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
+    train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
+    test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
+    if config.batch_size > len(train_idx):
+        raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(train_idx)} training images")
+    for name, pick in chosen:
+        check_network_size(lambda: NetworkCIFAR(parse_genotype(pick.arch), args.init_channels, args.layers,
+                                                spec.num_classes, spec.channels,
+                                                auxiliary=config.auxiliary_weight > 0), name)
+    folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
+    if len(chosen) > 1:
+        refuse_foreign(out_root, PROG)
+    describes = {}
+    for name, pick in chosen:
+        describes[name] = {
+            "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+            "dataset": args.dataset, "data_dir": args.data_dir, "train_images": len(train_idx),
+            "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
+            "config": dataclasses.asdict(config),
+        }
+    plans = {name: plan_out(folders[name], describes[name], args.resume, args.overwrite) for name, _ in chosen}
+    for name, _ in chosen:
+        if plans[name].finished:
+            print(f"{PROG}: {name}: already finished ({folders[name] / RESULT}); nothing to do", flush=True)
+    if all(plan.finished for plan in plans.values()):
+        return 0
+    # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
+    train_data = (train_images.images(train_idx), torch.from_numpy(train_images.labels[train_idx]))
+    test_data = (test_images.images(test_idx), torch.from_numpy(test_images.labels[test_idx]))
+    names = [name for name, _ in chosen]
+    with started_runs([plans[n] for n in names], [describes[n] for n in names]) as starts, \
+            PreemptionFlag() as preempted:
+        for name, pick in chosen:
+            out = folders[name]
+            if plans[name].finished:
+                continue
+            print(f"{PROG}: training {name} into {out}", flush=True)
+            genotype = parse_genotype(pick.arch)
+            torch.manual_seed(config.seed)
+            net = NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels,
+                               auxiliary=config.auxiliary_weight > 0)
+            macs, params = count_complexity(
+                NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels),
+                InputSpec(spec.channels, spec.resolution, spec.num_classes),
+            )
+            try:
+                result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
+                               stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print,
+                               on_checkpoint=starts[out].start)
+            except TrainingStateError as exc:
+                raise UsageError(str(exc)) from None
+            if result.preempted:
+                print(f"{PROG}: preempted at step {result.steps}; checkpoint in {out}; continue with --resume",
+                      flush=True)
+                return 130
+            summary = write_result(out, describes[name], result, macs, params)
+            print(f"{PROG}: {name}: test accuracy {summary['test_accuracy']:.2f}% after {summary['epochs']:.2f} epochs; "
+                  f"{params / 1e6:.3f}M params, {macs / 1e6:.1f}M MACs; {out / RESULT}", flush=True)
+    return 0

@@ -20,50 +20,32 @@ left out and counted. Only rank 0 writes, and holds the folder's lock.
 Exit codes: 0 done (or jobs submitted), 2 bad input (one line on stderr, nothing
 submitted, no earlier result changed), 130 interrupted or preempted (continue with
 ``--resume``).
+
+This module imports no torch: ``--help`` and bad flags are answered at once, and the
+work (``monas.transfer``: torch, torchvision, submitit) is imported once the flags are
+checked.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import shutil
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import submitit
-import torch
-import torch.distributed as dist
-from torch.utils.data import Subset
-
-from monas import distributed
-from monas.augment import imagenet_eval_transform, imagenet_train_transform
 from monas.cli import OneLineParser, UsageError, run_command
-from monas.complexity import count_complexity
-from monas.data import DatasetError, read_rgb
-from monas.io import RunDirError, RunLock
-from monas.train import TrainConfig, TrainingStateError, TrainResult, train
 from monas.train_cli import (
-    RESULT,
     add_config_flags,
     add_source_flags,
     check_cells,
-    check_network_size,
     config_from_args,
     genotypes_from_args,
     listing,
     out_path,
-    plan_out,
-    started_runs,
     usable_device,
-    write_result,
 )
-from search_spaces.base import InputSpec
-from search_spaces.darts.genotypes import parse_genotype
-from search_spaces.darts.model import NetworkImageNet
+from monas.train_config import TrainConfig
 
 PROG = "transfer_imagenet"
 # DARTS's ImageNet recipe (label smoothing 0.1, weight decay 3e-5, auxiliary weight 0.4,
@@ -75,7 +57,6 @@ IMAGENET_DEFAULTS = TrainConfig(
     loader_workers=8,
 )
 MAX_IMAGE_SIZE = 2048
-LOCK_WAIT_SECONDS = 120  # a submitted job waits this long for the submitting process to release the folder
 
 
 @dataclass
@@ -96,137 +77,6 @@ class TransferSpec:
     describe: dict
     resume: bool
     skip_bad_images: bool = False
-
-
-class _Readable(torch.utils.data.Dataset):
-    """Whether each of ``paths`` decodes (for the up-front scan of --skip-bad-images)."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self.paths = paths
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> bool:
-        try:
-            read_rgb(self.paths[index])
-        except DatasetError:
-            return False
-        return True
-
-
-def readable(paths: list[str], workers: int) -> list[bool]:
-    """Whether each image decodes, decoded by ``workers`` loader processes."""
-    loader = torch.utils.data.DataLoader(_Readable(paths), batch_size=64, num_workers=workers,
-                                         collate_fn=list)
-    return [ok for batch in loader for ok in batch]
-
-
-def imagenet_data(spec: TransferSpec, log: Callable[[str], None] = print) -> tuple[Subset, Subset, int]:
-    """(train, val, number of classes) ImageFolder datasets of ``spec.data_dir`` with the
-    ImageNet transforms; limits take seeded random subsets. An image that does not
-    decode raises DatasetError naming it when it is read; with ``skip_bad_images`` the
-    chosen images are all decoded here and those that fail are left out (and counted)."""
-    import torchvision
-
-    root = Path(spec.data_dir)
-    folders = []
-    for split, transform in (
-        ("train", imagenet_train_transform(spec.image_size, flip=spec.config.flip, cutout=spec.config.cutout,
-                                           randaugment=spec.config.randaugment)),
-        ("val", imagenet_eval_transform(spec.image_size)),
-    ):
-        try:
-            folders.append(torchvision.datasets.ImageFolder(str(root / split), transform=transform, loader=read_rgb))
-        except (FileNotFoundError, RuntimeError, PermissionError) as exc:
-            raise UsageError(f"{root / split} is not a readable ImageFolder tree (<wnid>/<image> per class): {exc}") from None
-    train_set, val_set = folders
-    if train_set.classes != val_set.classes:
-        raise UsageError(f"{root}/train and {root}/val have different class folders")
-    subsets = []
-    for data, limit, flag in ((train_set, spec.train_limit, "--train-limit"), (val_set, spec.val_limit, "--val-limit")):
-        if limit is not None and not 1 <= limit <= len(data):
-            raise UsageError(f"{flag} must be between 1 and {len(data)}, got {limit}")
-        keep = np.arange(len(data)) if limit is None else np.sort(np.random.default_rng(spec.config.seed).permutation(len(data))[:limit])
-        if spec.skip_bad_images:
-            ok = readable([data.samples[i][0] for i in keep], spec.config.loader_workers)
-            bad = [data.samples[i][0] for i, good in zip(keep, ok) if not good]
-            keep = keep[np.array(ok, dtype=bool)]
-            if bad:
-                log(f"{PROG}: skipped {len(bad)} unreadable image(s) of {data.root} (first: {bad[0]})")
-            if len(keep) == 0:
-                raise DatasetError(f"no readable image left in {data.root}")
-        subsets.append(Subset(data, keep.tolist()))
-    return subsets[0], subsets[1], len(train_set.classes)
-
-
-def _one_line(exc: DatasetError) -> DatasetError:
-    """A DatasetError re-raised by a DataLoader worker carries the worker's traceback;
-    its last line is the original message."""
-    last = str(exc).strip().splitlines()[-1]
-    return DatasetError(last.split("DatasetError: ", 1)[-1])
-
-
-def run_transfer(spec: TransferSpec, device: torch.device, should_stop=None, data: tuple | None = None,
-                 on_checkpoint: Callable[[], None] | None = None) -> tuple[TrainResult, dict | None]:
-    """Train one genotype in this process (one of the group's, under DDP) on ``data``
-    (``imagenet_data(spec)`` when not given). Returns the result and, on rank 0 of a run
-    that was not preempted, the contents of the result.json it wrote."""
-    train_set, val_set, num_classes = data if data is not None else imagenet_data(spec)
-    genotype = parse_genotype(spec.arch)
-    torch.manual_seed(spec.config.seed)
-    net = NetworkImageNet(genotype, spec.init_channels, spec.layers, num_classes, auxiliary=spec.config.auxiliary_weight > 0)
-    macs, params = count_complexity(NetworkImageNet(genotype, spec.init_channels, spec.layers, num_classes),
-                                    InputSpec(3, spec.image_size, num_classes))
-    rank, _ = distributed.rank_and_world()
-    try:
-        result = train(net, train_set, val_set, spec.config, device, out_dir=spec.out, resume=spec.resume,
-                       should_stop=should_stop, log=print, on_checkpoint=on_checkpoint)
-    except TrainingStateError as exc:
-        raise UsageError(str(exc)) from None
-    except DatasetError as exc:
-        raise _one_line(exc) from None
-    if result.preempted or rank != 0:
-        return result, None
-    return result, write_result(Path(spec.out), spec.describe, result, macs, params)
-
-
-class TransferJob(submitit.helpers.Checkpointable):
-    """A submitit job: join the job's process group, train one genotype, leave. On
-    preemption or time-out submitit requeues it and it resumes from its checkpoint."""
-
-    def __init__(self, spec: TransferSpec) -> None:
-        self.spec = spec
-
-    def __call__(self) -> dict | None:
-        env = distributed.detect()
-        device = distributed.init(env, _device_kind(self.spec.device))
-        lock = _wait_for_lock(Path(self.spec.out)) if env.is_main else None
-        try:
-            return run_transfer(self.spec, device)[1]
-        finally:
-            if lock is not None:
-                lock.release()
-            distributed.cleanup()
-
-
-def _wait_for_lock(folder: Path) -> RunLock:
-    """The folder's lock, waiting up to LOCK_WAIT_SECONDS for the process that submitted
-    the job (which holds it until every job is submitted)."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            return RunLock(folder).acquire()
-        except RunDirError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
-
-
-def _device_kind(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,14 +161,15 @@ def check_cluster(args: argparse.Namespace) -> None:
     if args.submit == "local" and args.nodes != 1:
         raise UsageError("--submit local runs on this machine; --nodes must be 1")
     if args.submit == "slurm":
-        _slurm_options(args.slurm_option)
+        slurm_options(args.slurm_option)
         if shutil.which("sbatch") is None:
             raise UsageError("--submit slurm needs SLURM, but sbatch is not on PATH; run on a SLURM login node")
     elif args.slurm_option or args.partition:
         raise UsageError("--slurm-option and --partition apply only with --submit slurm")
 
 
-def _slurm_options(pairs: list[str]) -> dict:
+def slurm_options(pairs: list[str]) -> dict:
+    """``--slurm-option KEY=VALUE`` pairs as sbatch settings; UsageError for a malformed one."""
     extra = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -326,23 +177,6 @@ def _slurm_options(pairs: list[str]) -> dict:
             raise UsageError(f"--slurm-option {pair!r} is not KEY=VALUE")
         extra[key] = value
     return extra
-
-
-def submit(specs: list[TransferSpec], args: argparse.Namespace) -> list:
-    """Submit one submitit job per spec (``args.submit``: local or slurm); the jobs."""
-    executor = submitit.AutoExecutor(folder=str(Path(args.out) / "submitit"), cluster=args.submit)
-    tasks = max(1, args.gpus_per_node)
-    parameters = {"name": PROG, "timeout_min": args.time, "nodes": args.nodes, "tasks_per_node": tasks,
-                  "cpus_per_task": args.cpus_per_task}
-    if args.gpus_per_node:
-        parameters["gpus_per_node"] = args.gpus_per_node
-    if args.submit == "slurm":
-        parameters |= {"slurm_signal_delay_s": 120, "slurm_additional_parameters": _slurm_options(args.slurm_option)}
-        if args.partition:
-            parameters["slurm_partition"] = args.partition
-    executor.update_parameters(**parameters)
-    # Submitted jobs always resume: a requeued job finds its checkpoint, a new one starts fresh.
-    return [executor.submit(TransferJob(dataclasses.replace(spec, resume=True))) for spec in specs]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -354,57 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(listing(args, genotypes_from_args(args)))
             return 0
         specs = specs_from_args(args)
-        env = distributed.detect()
-        say = print if env.is_main else (lambda line: None)
-        data = imagenet_data(specs[0], log=say)  # every genotype trains on the same images
-        per_process = len(data[0]) // env.world_size
-        if specs[0].config.batch_size > per_process:
-            raise UsageError(f"--batch-size {specs[0].config.batch_size} is larger than the {per_process} training "
-                             "images per process")
-        for spec in specs:
-            check_network_size(lambda: NetworkImageNet(parse_genotype(spec.arch), spec.init_channels, spec.layers,
-                                                       data[2], auxiliary=spec.config.auxiliary_weight > 0), spec.name)
-        plans = [plan_out(Path(spec.out), spec.describe, args.resume, args.overwrite) for spec in specs]
-        for spec, plan in zip(specs, plans):
-            if plan.finished:
-                say(f"{PROG}: {spec.name}: already finished ({Path(spec.out) / RESULT}); nothing to do")
-        todo = [(spec, plan) for spec, plan in zip(specs, plans) if not plan.finished]
-        if not todo:
-            return 0
-        start = started_runs([plan for _, plan in todo], [spec.describe for spec, _ in todo])
-        if args.submit != "none":
-            with start as starts:
-                jobs = submit([spec for spec, _ in todo], args)
-                for run_start in starts.values():
-                    run_start.start()  # the jobs take the folders' locks once this process lets them go
-            for (spec, _), job in zip(todo, jobs):
-                print(f"{PROG}: {spec.name}: job {job.job_id}, output in {spec.out}", flush=True)
-            if args.submit == "local":
-                for (spec, _), job in zip(todo, jobs):
-                    summary = job.result()
-                    print(f"{PROG}: {spec.name}: top-1 {summary['test_accuracy']:.2f}%  top-5 {summary['test_top5']:.2f}%",
-                          flush=True)
-            return 0
-        device = distributed.init(env, _device_kind(args.device))
-        try:
-            with (start if env.is_main else contextlib.nullcontext({})) as starts, \
-                    distributed.PreemptionFlag() as preempted:
-                if dist.is_initialized():
-                    dist.barrier()  # the output folders are ready
-                for spec, _ in todo:
-                    run_start = starts.get(Path(spec.out))
-                    result, summary = run_transfer(spec, device, should_stop=preempted, data=data,
-                                                   on_checkpoint=None if run_start is None else run_start.start)
-                    if result.preempted:
-                        if env.is_main:
-                            print(f"{PROG}: preempted; checkpoint in {spec.out}; continue with --resume", file=sys.stderr)
-                        return 130
-                    if summary is not None:
-                        print(f"{PROG}: {spec.name}: top-1 {summary['test_accuracy']:.2f}%  top-5 {summary['test_top5']:.2f}%  "
-                              f"{summary['params'] / 1e6:.2f}M params  {summary['macs'] / 1e6:.1f}M MACs; {Path(spec.out) / RESULT}",
-                              flush=True)
-        finally:
-            distributed.cleanup()
-        return 0
+        from monas.transfer import run_specs  # torch, torchvision, submitit: once the flags are checked
+
+        return run_specs(specs, args)
 
     return run_command(PROG, work, "continue with --resume")

@@ -41,8 +41,8 @@ from torch import nn
 from monas.curves import CurveStopper
 from monas.io import append_line, atomic_write, read_lines
 from monas.train import MAX_SECONDS, RESUMABLE_CHANGES, TrainConfig, train
+from monas.train_config import BEST, BEST_FLAGS, TRIALS  # noqa: F401 - re-exported
 
-TRIALS, BEST, BEST_FLAGS = "trials.jsonl", "best.json", "best_flags.txt"
 KINDS = ("real", "log", "int", "bool", "choice")
 _NOMAD_TYPE = {"real": "R", "log": "R", "int": "I", "bool": "B", "choice": "I"}
 _DIGITS = 4

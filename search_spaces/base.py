@@ -4,12 +4,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from torch import nn
 
+from monas.errors import ArchitectureError
 
-class ArchitectureError(ValueError):
-    """An architecture string or genome that the space cannot represent."""
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["ArchitectureError", "InputSpec", "SearchSpace"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class SearchSpace(ABC):
     """
 
     name: str
+    arch_format: str = ""
+    """The architecture string's form, for help texts (a string literal in the class
+    body: ``--help`` reads it from the source)."""
 
     @property
     @abstractmethod

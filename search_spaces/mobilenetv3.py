@@ -257,6 +257,7 @@ class MobileNetV3Space(SearchSpace):
     below 1 it gives a cheaper proxy network."""
 
     name = "mobilenetv3"
+    arch_format = "d=<5 stage depths>|k=<kernel per layer>|e=<expansion per layer>, e.g. d=2,2,2,2,2|k=3,5,...|e=3,6,..."
 
     def __init__(self, width: float = 1.0) -> None:
         if not width > 0:

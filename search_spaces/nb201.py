@@ -155,6 +155,7 @@ class NB201Space(SearchSpace):
     to the benchmark's 16 and 5; change them only for a cheaper proxy network."""
 
     name = "nb201"
+    arch_format = "NAS-Bench-201 arch_str |nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
         if channels < 1 or cells_per_stage < 1:

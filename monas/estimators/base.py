@@ -26,6 +26,9 @@ class Estimator(ABC):
     """
 
     name: str
+    error_in_percent: bool = False
+    """True for estimators whose estimate is an error in % (figures label it so);
+    False for scores whose order is all that matters."""
     n_train: int = 0
     n_val: int = 0
     worst: float = 100.0

@@ -41,6 +41,7 @@ class RandomWeightEvaluation(Estimator):
     """
 
     name = "rwe"
+    error_in_percent = True
 
     def __init__(
         self,

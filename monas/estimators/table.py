@@ -28,6 +28,7 @@ class TableLookup(Estimator):
     """
 
     name = "table"
+    error_in_percent = True
     n_train = 0
     n_val = 0
 

@@ -54,6 +54,7 @@ class ShortTraining(Estimator):
     """
 
     name = "train"
+    error_in_percent = True
 
     def __init__(
         self,

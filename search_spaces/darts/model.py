@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import stochastic_depth
 
 from search_spaces.darts.genotypes import Genotype
 from search_spaces.darts.operations import OPS, FactorizedReduce
@@ -45,6 +44,8 @@ class Cell(nn.Module):
             for op, i in ((self.ops[k], self.indices[k]), (self.ops[k + 1], self.indices[k + 1])):
                 out = op(states[i])
                 if drop and not isinstance(op, nn.Identity):
+                    from torchvision.ops import stochastic_depth  # only training drops paths; importing torchvision takes seconds
+
                     out = stochastic_depth(out, drop_prob, "row", training=True)
                 h.append(out)
             states.append(h[0] + h[1])

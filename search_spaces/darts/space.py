@@ -24,6 +24,7 @@ class DartsSpace(SearchSpace):
     ``init_channels`` base width (defaults: the small proxy network used for search)."""
 
     name = "darts"
+    arch_format = "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])"
 
     def __init__(self, blocks: int = 4, init_channels: int = 16, layers: int = 8) -> None:
         if blocks < 1:

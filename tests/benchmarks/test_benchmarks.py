@@ -140,3 +140,11 @@ def test_worker_overhead_tiny():
     faults = re.fullmatch(r"worker_over_main_cpu=\d+\.\d+ worker_faults=(\d+) main_faults=\d+", lines[-1]).group(1)
     # Measured at this size: 0.04-0.1 million with the fixed mmap threshold, 1.7 million without.
     assert int(faults) < 500_000
+
+
+def test_startup_times_every_command():
+    lines = run("startup.py", "--repeats", "1")  # it fails itself when a case exits with the wrong code
+    assert re.fullmatch(r"torch_import_seconds=\d+\.\d\d", lines[0])
+    rows = [re.fullmatch(r"command=(\w+) case=(\w+) seconds=\d+\.\d\d over_torch_import=\d+\.\d\d", line) for line in lines[1:]]
+    assert all(rows) and len(rows) == 12
+    assert {row.group(1) for row in rows} == {"run_nsga", "evaluate", "train_cifar", "transfer_imagenet", "run_hpo"}

@@ -157,12 +157,12 @@ def strip_seconds(text):
 
 
 def test_lines_are_appended_as_they_finish_and_resume_completes_them(earlier, tmp_path, monkeypatch, capsys):
-    import monas.evaluate_cli
+    import monas.evaluation
 
     THIRD(tmp_path)
     out = tmp_path / "scores.jsonl"
     argv = [a.format(tmp=tmp_path) for a in ARGS] + ["--out", str(out)]
-    score = monas.evaluate_cli.Evaluator.__call__
+    score = monas.evaluation.Evaluator.__call__
     calls = []
 
     def stopped_at_the_second(self, genome, generation):
@@ -171,13 +171,13 @@ def test_lines_are_appended_as_they_finish_and_resume_completes_them(earlier, tm
             raise KeyboardInterrupt
         return score(self, genome, generation)
 
-    monkeypatch.setattr(monas.evaluate_cli.Evaluator, "__call__", stopped_at_the_second)
+    monkeypatch.setattr(monas.evaluation.Evaluator, "__call__", stopped_at_the_second)
     assert main(argv) == 130
     assert "continue with --resume" in capsys.readouterr().err
     first = out.read_text()
     assert strip_seconds(first) == strip_seconds(earlier.read_text())[:1]  # the first architecture was kept
 
-    monkeypatch.setattr(monas.evaluate_cli.Evaluator, "__call__", score)
+    monkeypatch.setattr(monas.evaluation.Evaluator, "__call__", score)
     assert main([*argv, "--resume"]) == 0
     text = out.read_text()
     assert text.startswith(first) and len(text.splitlines()) == 3
@@ -200,7 +200,7 @@ def test_resume_after_a_torn_last_line(earlier, tmp_path):
 
 
 def test_an_overwrite_that_fails_to_start_restores_the_old_file(earlier, tmp_path, monkeypatch):
-    import monas.evaluate_cli
+    import monas.evaluation
 
     shutil.copy2(earlier, tmp_path / "earlier.jsonl")
     shutil.copy2(earlier.parent / "g.txt", tmp_path / "g.txt")
@@ -209,7 +209,7 @@ def test_an_overwrite_that_fails_to_start_restores_the_old_file(earlier, tmp_pat
     def broken(*args, **kwargs):
         raise RuntimeError("the evaluator broke")
 
-    monkeypatch.setattr(monas.evaluate_cli.Evaluator, "__call__", broken)
+    monkeypatch.setattr(monas.evaluation.Evaluator, "__call__", broken)
     with pytest.raises(RuntimeError):
         main([a.format(tmp=tmp_path) for a in EARLIER] + ["--overwrite"])
     assert fingerprint(tmp_path) == before

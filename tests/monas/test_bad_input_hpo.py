@@ -189,7 +189,7 @@ def test_a_crashed_start_does_not_block_the_same_command(earlier, tmp_path, monk
     def crash(*args, **kwargs):
         raise RuntimeError("NOMAD crashed")
 
-    monkeypatch.setattr("monas.hpo_cli.tune", crash)
+    monkeypatch.setattr("monas.tuning.tune", crash)
     with pytest.raises(RuntimeError):
         main([*BASE, "--out", str(out)])
     assert not out.exists()  # the failed start took its folder with it

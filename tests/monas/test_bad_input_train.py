@@ -242,7 +242,7 @@ def test_a_failed_start_puts_the_overwritten_run_back(earlier, tmp_path, monkeyp
     def fail(*args, **kwargs):
         raise RuntimeError("the new run failed before its first checkpoint")
 
-    monkeypatch.setattr("monas.train_cli.train", fail)
+    monkeypatch.setattr("monas.train.train", fail)
     with pytest.raises(RuntimeError):
         main([*BASE, "--out", str(out), "--overwrite", "--lr", "0.05"])
     assert snapshot(tmp_path) == before
@@ -300,6 +300,6 @@ def test_the_lock_is_held_while_training(earlier, tmp_path, monkeypatch):
             seen.append(str(exc))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("monas.train_cli.train", train_and_look)
+    monkeypatch.setattr("monas.train.train", train_and_look)
     assert main([*BASE, "--out", str(out)]) == 130
     assert seen and f"pid {os.getpid()}" in seen[0]

@@ -210,7 +210,7 @@ def test_a_failed_start_puts_the_overwritten_run_back(images, earlier, tmp_path,
     def fail(*args, **kwargs):
         raise RuntimeError("the job could not be submitted")
 
-    monkeypatch.setattr("monas.transfer_cli.submit", fail)
+    monkeypatch.setattr("monas.transfer.submit", fail)
     monkeypatch.setattr("monas.transfer_cli.shutil.which", lambda name: "/usr/bin/sbatch")
     with pytest.raises(RuntimeError):
         main([*base(images, out), "--overwrite", "--submit", "slurm"])

@@ -1,8 +1,10 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from monas.data import DatasetError, load_dataset, scoring_data, stratified_split
+from monas.data import DatasetError, fit_scoring_sizes, load_dataset, scoring_data, stratified_split
 from tests.conftest import shared_data
 
 
@@ -67,6 +69,31 @@ def test_cifar10_image_folder_from_shared_data():
     data = scoring_data(train, 100, 50, seed=0)
     assert data.train_x.shape == (100, 3, 32, 32)
     assert len(load_dataset("cifar10", root, split="test")) == 10_000
+
+
+@pytest.mark.parametrize(
+    "sizes, fixed, fitted",
+    [
+        ((500, 200), set(), (500, 200)),  # fits: unchanged
+        ((2000, 1000), set(), (958, 480)),  # defaults shrink in proportion
+        ((1000, 1000), {"n_train"}, (1000, 438)),
+        ((2000, 400), {"n_val"}, (1038, 400)),
+    ],
+)
+def test_scoring_sizes_fit_the_split(sizes, fixed, fitted):
+    assert fit_scoring_sizes(*sizes, 1438, frozenset(fixed)) == fitted
+
+
+@pytest.mark.parametrize(
+    "sizes, fixed, message",
+    [
+        ((1000, 1000), {"n_train", "n_val"}, "lower -E n_train / -E n_val (together at most 1438)"),
+        ((1438, 10), {"n_train"}, "lower -E n_train (at most 1437)"),
+    ],
+)
+def test_explicit_scoring_sizes_that_do_not_fit(sizes, fixed, message):
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        fit_scoring_sizes(*sizes, 1438, frozenset(fixed))
 
 
 @pytest.mark.parametrize("content", [b"not an image at all", "truncated"])

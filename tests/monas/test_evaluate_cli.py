@@ -56,10 +56,10 @@ def test_darts_genotypes_scored_to_a_file(tmp_path, capsys):
     assert [r["line"] for r in rows] == [3, 5, 6]
     space = SPACES.create("darts", **DARTS_OPTIONS)
     for row, text in zip(rows, [DARTS_V2, other, DARTS_V2]):
-        assert set(row) == {"arch", "line", "genome", "objectives", "seconds", "status", "error"}
+        assert set(row) == {"arch", "line", "genome", "objectives", "seconds", "status", "failure"}
         assert row["arch"] == space.canonical(space.from_string(text))
         assert set(row["objectives"]) == {"error", "macs", "params"}
-        assert 0 <= row["objectives"]["error"] <= 100 and row["status"] == "ok" and row["error"] is None
+        assert 0 <= row["objectives"]["error"] <= 100 and row["status"] == "ok" and row["failure"] is None
         assert row["seconds"] > 0
         check_complexity(row, "darts", DARTS_OPTIONS)
     assert rows[1]["arch"] != other and rows[1]["arch"].startswith("Genotype(normal=[('max_pool_3x3', 0), ('skip_connect', 0)")

@@ -45,7 +45,7 @@ def test_a_failed_evaluation_is_recorded_with_the_worst_value(parts, outcome, me
     spec, data = parts
     genome = SPACE.bounds[1]
     evaluation = Evaluator(SPACE, spec, Scripted(outcome), data, torch.device("cpu"))(genome, 3)
-    assert evaluation.status == "failed" and evaluation.error.startswith(message)
+    assert evaluation.status == "failed" and evaluation.failure.startswith(message)
     assert evaluation.objectives["error"] == 100.0 and evaluation.generation == 3
     assert evaluation.objectives["macs"] > 0 and not math.isnan(evaluation.objectives["params"])
 
@@ -53,4 +53,4 @@ def test_a_failed_evaluation_is_recorded_with_the_worst_value(parts, outcome, me
 def test_a_good_evaluation(parts):
     spec, data = parts
     evaluation = Evaluator(SPACE, spec, Scripted(12.5), data, torch.device("cpu"))(np.zeros(SPACE.n_var, dtype=int), 1)
-    assert evaluation.status == "ok" and evaluation.error is None and evaluation.objectives["error"] == 12.5
+    assert evaluation.status == "ok" and evaluation.failure is None and evaluation.objectives["error"] == 12.5
