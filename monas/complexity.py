@@ -32,6 +32,14 @@ _ZERO_MAC_LAYERS = (
 CUSTOM_OPS = {layer: _no_macs for layer in _ZERO_MAC_LAYERS}
 
 
+def count_params(net: nn.Module) -> int:
+    """The parameters of ``net`` that run at inference: an auxiliary classifier (a
+    submodule ``auxiliary_head``, which runs only in training) is not counted."""
+    training_only = getattr(net, "auxiliary_head", None)
+    skipped = {id(p) for p in training_only.parameters()} if training_only is not None else set()
+    return sum(p.numel() for p in net.parameters() if id(p) not in skipped)
+
+
 def count_complexity(net: nn.Module, spec: InputSpec) -> tuple[int, int]:
     """(MACs, parameters) of ``net`` for one ``spec``-shaped image.
 
@@ -43,9 +51,7 @@ def count_complexity(net: nn.Module, spec: InputSpec) -> tuple[int, int]:
     probe = copy.deepcopy(net).cpu()
     image = torch.zeros(1, spec.channels, spec.resolution, spec.resolution)
     macs, params = thop.profile(probe, inputs=(image,), custom_ops=CUSTOM_OPS, verbose=False)
-    training_only = getattr(net, "auxiliary_head", None)
-    skipped = {id(p) for p in training_only.parameters()} if training_only is not None else set()
-    numel = sum(p.numel() for p in net.parameters() if id(p) not in skipped)
+    numel = count_params(net)
     if int(params) != numel:
         raise RuntimeError(f"thop counted {int(params)} parameters but the network has {numel}: a layer type thop does not know")
     return int(macs), numel
