@@ -205,13 +205,19 @@ def validate(config: SearchConfig) -> None:
         estimators.ESTIMATORS.create(config.estimator, **config.estimator_options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if config.device != "auto":
-        try:
-            device = torch.device(config.device)
-        except RuntimeError:
-            raise UsageError(f"unknown --device {config.device!r} (auto, cpu, cuda or cuda:N)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
+    check_device(config.device)
+
+
+def check_device(name: str) -> None:
+    """UsageError unless ``name`` is auto or a torch device this machine has."""
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
 
 
 def run_command(prog: str, work: Callable[[], int], on_interrupt: str) -> int:
