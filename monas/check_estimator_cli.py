@@ -41,6 +41,7 @@ Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 130 inter
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -105,11 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser. Defaults are applied after parsing, so that ``--resume``
     can tell which flags were given."""
     d = CheckConfig(out="")
+    train = inspect.signature(estimators.ESTIMATORS.get(REFERENCE)).parameters
     p = OneLineParser(
         prog=PROG,
         description="Is the accuracy estimator right for your data? Trains a seeded sample of networks of the "
         "space on the dataset, scores them with every estimator, and prints each estimator's Kendall tau against "
-        "the trained accuracy with a 90 %% bootstrap interval, its seconds per network, and a recommendation. "
+        "the trained accuracy with a 90 % bootstrap interval, its seconds per network, and a recommendation. "
         "Writes config.json, networks.jsonl and report.json into --out.",
         argument_default=argparse.SUPPRESS,
     )
@@ -120,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
     p.add_argument("--n", type=int, help=f"networks to train and score: a seeded sample of distinct networks (default {d.n})")
     p.add_argument("--epochs", type=int, help=f"epochs each network is trained for by the train estimator (default {d.epochs}); "
-                   "its training and validation images are -E train:n_train=... -E train:n_val=... (default 5000, 1000)")
+                   "its training and validation images are -E train:n_train=... -E train:n_val=... "
+                   f"(default {train['n_train'].default}, {train['n_val'].default}): a class-stratified subset of the training split")
     p.add_argument("--early-stop", choices=("none", "curve"), help="curve: stop a network's training once its PEng4NN "
                    "learning-curve prediction has converged; its predicted accuracy at --epochs is the truth (default none)")
     p.add_argument("--estimators", help="comma-separated estimators to check (default: every registered one but "
