@@ -331,7 +331,8 @@ def _interval(statistic: Callable[..., float], samples: tuple[np.ndarray, ...], 
     """The 90 % percentile bootstrap interval of ``statistic`` over paired resamples of
     the networks (index i of every sample is one network)."""
     result = bootstrap(samples, statistic, paired=True, vectorized=False, n_resamples=resamples,
-                       confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed))
+                       confidence_level=CONFIDENCE, method="percentile",
+                       random_state=np.random.default_rng(seed))  # rng= only from scipy 1.15; setup.cfg allows 1.10
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
