@@ -394,8 +394,8 @@ def recommend(entries: list[dict], truth: np.ndarray, params_measured: bool) -> 
                       "train longer (--epochs) or on more images (-E train:n_train=...).")
     reliable = [e for e in entries if e["interval"] is not None and e["interval"][0] > 0]
     if not reliable:
-        return None, (f"No estimator ranks these {n} networks better than chance with 90 % confidence (every interval "
-                      "reaches 0): search with --estimator train, or check more networks (--n).")
+        return None, (f"No estimator ranks these {n} networks better than chance with 90 % confidence (no interval lies "
+                      "above 0): search with --estimator train, or check more networks (--n).")
     better = [e for e in reliable if e["minus_params_interval"] is not None and e["minus_params_interval"][0] > 0]
     best = max(better or reliable, key=lambda e: (e["kendall_tau"], -e["seconds_per_network"]))
     lo, hi = best["interval"]
