@@ -2,17 +2,18 @@
 choice unchanged on another sample.
 
 Reads ``--save`` files of ``benchmarks/estimator_correlation.py`` (the same networks
-scored by many estimators). Every subset of the candidate estimators (up to
+scored by many estimators); ``--tune`` may be repeated, one sample per space, so that a
+choice must rank well in every space. Every subset of the candidate estimators (up to
 ``--max-members``, and within ``--max-seconds`` per network, summed over the members)
 is scored as the ensemble scores networks: the sum of each member's log rank share
 (AZ-NAS's aggregation; here ranked within the sample). The subset with the best
-Kendall tau plus within-MACs-quintile Kendall tau on TUNE is chosen, then a weight
+Kendall tau plus within-MACs-quintile Kendall tau, summed over the tuning samples, is chosen, then a weight
 per member from WEIGHTS if that gains at least ``--min-gain`` on TUNE; REPORT files are
 read only after the choice, so their figures are out of sample. (The ``ensemble``
 estimator ranks against a fixed reference sample of the space instead of the scored
 sample: run it through estimator_correlation.py for its own figures.)
 
-    python benchmarks/ensemble_select.py --tune T1.json [T2.json ...] [--report R1.json ...]
+    python benchmarks/ensemble_select.py --tune T1.json [T2.json ...] [--tune D1.json ...] [--report R1.json ...]
 
 Last line: ``members=<a,b,...> weights=<w,...> tune_kendall=<t> tune_within=<t> report_kendall=<t> report_spearman=<r> report_within=<t>``.
 """
@@ -77,50 +78,61 @@ def metrics(score: np.ndarray, sample: dict) -> tuple[float, float, float]:
     return kendalltau(score, truth)[0], spearmanr(score, truth)[0], kendall_within_quintiles(score, truth, sample["macs"])
 
 
+def criterion(samples: list[dict], members: tuple[str, ...], weights: tuple[float, ...] | None = None) -> list[tuple[float, float]]:
+    """(Kendall, within-MACs Kendall) of the ensemble on each tuning sample."""
+    return [tuple(np.array(metrics(ensemble_score(s, members, weights), s))[[0, 2]]) for s in samples]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tune", nargs="+", required=True)
+    p.add_argument("--tune", nargs="+", action="append", required=True,
+                   help="files of one tuning sample; repeat --tune for samples of other spaces")
     p.add_argument("--report", nargs="*", default=[])
-    p.add_argument("--candidates", help="comma list (default: every estimator in the tuning files)")
+    p.add_argument("--candidates", help="comma list (default: every estimator in all tuning samples)")
     p.add_argument("--max-members", type=int, default=6)
-    p.add_argument("--max-seconds", type=float, default=float("inf"), help="summed members' seconds per network")
+    p.add_argument("--max-seconds", type=float, default=float("inf"), help="members' seconds per network (first sample)")
     p.add_argument("--top", type=int, default=15, help="subsets to list")
     p.add_argument("--min-gain", type=float, default=0.01,
                    help="per-member weights from WEIGHTS replace equal weights only if they gain this much on TUNE")
     args = p.parse_args()
 
-    tune = load(args.tune)
-    pool = args.candidates.split(",") if args.candidates else sorted(set(tune["estimates"]) - NOT_CANDIDATES)
-    missing = [m for m in pool if m not in tune["estimates"]]
+    tunes = [load(files) for files in args.tune]
+    common = set.intersection(*(set(t["estimates"]) for t in tunes))
+    pool = args.candidates.split(",") if args.candidates else sorted(common - NOT_CANDIDATES)
+    missing = [m for m in pool if m not in common]
     if missing:
-        raise SystemExit(f"not in the tuning files: {', '.join(missing)}")
-    print(f"tuning sample: {len(tune['truth'])} networks; candidates: {', '.join(pool)}")
-    print("| member | tune Kendall | tune within | s / network |")
-    print("|---|---|---|---|")
+        raise SystemExit(f"not in every tuning sample: {', '.join(missing)}")
+    heads = [f"tune{i + 1 if i else ''}" for i in range(len(tunes))]
+    print("tuning samples: " + "; ".join(f"{h} {len(t['truth'])} networks ({' '.join(f)})" for h, t, f in zip(heads, tunes, args.tune)))
+    columns = " | ".join(f"{h} Kendall | {h} within" for h in heads)
+    print(f"| member | {columns} | s / network |")
+    print("|---|" + "---|---|" * len(tunes) + "---|")
     for m in pool:
-        tau, _, within = metrics(-tune["estimates"][m], tune)
-        print(f"| {m} | {tau:.3f} | {within:.3f} | {cost(tune, (m,)):.3f} |")
+        cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in criterion(tunes, (m,)))
+        print(f"| {m} | {cells} | {cost(tunes[0], (m,)):.3f} |")
 
     ranked = []
     for size in range(1, args.max_members + 1):
         for members in itertools.combinations(pool, size):
-            if cost(tune, members) <= args.max_seconds:
-                tau, _, within = metrics(ensemble_score(tune, members), tune)
-                ranked.append((tau + within, tau, within, members))
+            if cost(tunes[0], members) <= args.max_seconds:
+                per_sample = criterion(tunes, members)
+                ranked.append((sum(k + w for k, w in per_sample), per_sample, members))
     ranked.sort(key=lambda r: -r[0])
-    print(f"\nbest subsets on the tuning sample (of {len(ranked)}), by Kendall + within-MACs Kendall:")
-    print("| members | tune Kendall | tune within | s / network |")
-    print("|---|---|---|---|")
-    for _, tau, within, members in ranked[: args.top]:
-        print(f"| {'+'.join(members)} | {tau:.3f} | {within:.3f} | {cost(tune, members):.3f} |")
-    best, tau, within, chosen = ranked[0]
+    print(f"\nbest subsets (of {len(ranked)}), by Kendall + within-MACs Kendall summed over the tuning samples:")
+    print(f"| members | {columns} | s / network |")
+    print("|---|" + "---|---|" * len(tunes) + "---|")
+    for _, per_sample, members in ranked[: args.top]:
+        cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in per_sample)
+        print(f"| {'+'.join(members)} | {cells} | {cost(tunes[0], members):.3f} |")
+    best, per_sample, chosen = ranked[0]
     weights = (1.0,) * len(chosen)
     for candidate in itertools.product(WEIGHTS, repeat=len(chosen)):
-        t, _, w = metrics(ensemble_score(tune, chosen, candidate), tune)
-        if t + w >= best + args.min_gain:
-            best, tau, within, weights = t + w, t, w, candidate
-    print(f"weights chosen on the tuning sample: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
-    line = f"members={','.join(chosen)} weights={','.join(f'{w:g}' for w in weights)} tune_kendall={tau:.4f} tune_within={within:.4f}"
+        scored = criterion(tunes, chosen, candidate)
+        if sum(k + w for k, w in scored) >= best + args.min_gain:
+            best, per_sample, weights = sum(k + w for k, w in scored), scored, candidate
+    print(f"weights chosen on the tuning samples: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
+    line = f"members={','.join(chosen)} weights={','.join(f'{w:g}' for w in weights)} " + " ".join(
+        f"{h}_kendall={k:.4f} {h}_within={w:.4f}" for h, (k, w) in zip(heads, per_sample))
     if args.report:
         report = load(args.report)
         absent = [m for m in chosen if m not in report["estimates"]]

@@ -318,19 +318,7 @@ def validate(config: SearchConfig) -> None:
         ESTIMATORS.create(config.estimator, **config.estimator_options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if config.device != "auto":
-        import torch
-
-        try:
-            device = torch.device(config.device)
-        except RuntimeError:
-            raise UsageError(f"unknown --device {config.device!r} (auto, cpu, cuda or cuda:N)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
-        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {config.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-        if device.type not in ("cpu", "cuda"):
-            raise UsageError(f"unknown --device {config.device!r} (auto, cpu, cuda or cuda:N)")
+    check_device(config.device)
     if config.scheduler is not None:
         check_scheduler(config.scheduler)
 
@@ -365,6 +353,24 @@ def check_scheduler(address: str) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ClusterError(f"no Dask scheduler answers at {address} ({reason}); start it or fix --scheduler") from None
+
+
+def check_device(name: str) -> None:
+    """UsageError unless ``name`` is auto or a torch device this machine has."""
+    if name == "auto":
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)")
 
 
 def run_command(prog: str, work: Callable[[], int], on_interrupt: str) -> int:

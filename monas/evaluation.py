@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from monas.complexity import count_complexity
 from monas.data import ScoringData
@@ -46,6 +48,20 @@ class Evaluation:
         return cls(**row)
 
 
+def estimate_or_worst(
+    estimator: Estimator, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device
+) -> tuple[float, str | None]:
+    """``(estimate, None)``, or ``(estimator.worst, message)`` when the estimator raises
+    or returns a non-finite number: a network that cannot be scored ranks last."""
+    try:
+        value = estimator.estimate(arch, build, data, device)
+        if not math.isfinite(value):
+            raise ValueError(f"estimator returned {value}")
+    except Exception as exc:  # noqa: BLE001 - any failure (incl. out-of-memory) is recorded, the caller goes on
+        return float(estimator.worst), f"{type(exc).__name__}: {exc}"
+    return float(value), None
+
+
 class Evaluator:
     """Turns genomes into Evaluations for one space, dataset and estimator.
 
@@ -82,13 +98,9 @@ class Evaluator:
         arch = self.space.canonical(genome)
         net = self.space.build(arch, self.spec)
         macs, params = count_complexity(net, self.spec)
-        status, message = "ok", None
-        try:
-            error = self.estimator.estimate(arch, lambda: self.space.build(arch, self.spec), self.data, self.device)
-            if not math.isfinite(error):
-                raise ValueError(f"estimator returned {error}")
-        except Exception as exc:  # noqa: BLE001 - any failure (incl. out-of-memory) is recorded, the search goes on
-            status, message, error = "failed", f"{type(exc).__name__}: {exc}", self.estimator.worst
+        error, message = estimate_or_worst(
+            self.estimator, arch, lambda: self.space.build(arch, self.spec), self.data, self.device
+        )
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],
@@ -97,6 +109,6 @@ class Evaluator:
             objectives={"error": round(float(error), ERROR_DECIMALS), "macs": int(macs), "params": int(params)},
             seconds=round(time.perf_counter() - start, 3),
             generation=generation,
-            status=status,
+            status="ok" if message is None else "failed",
             failure=message,
         )

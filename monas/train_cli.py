@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monas.cli import OneLineParser, UsageError, known_names, run_command
+from monas.cli import OneLineParser, UsageError, check_device, known_names, run_command
 from monas.picks import Pick, PickError, choose, read_front, table
 from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, refuse_links
 from monas.record import RUN_FILES
@@ -167,22 +167,11 @@ def out_path(text: str) -> Path:
 
 def usable_device(name: str) -> torch.device:
     """The torch device ``name`` resolves to (``monas.device.resolve_device``);
-    UsageError when it is unknown or this machine lacks it."""
-    import torch
-
+    UsageError (``check_device``) when it is unknown or this machine lacks it."""
     from monas.device import resolve_device
 
-    try:
-        device = resolve_device(name)
-    except RuntimeError:
-        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)") from None
-    if device.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {name!r} is not supported (auto, cpu, cuda or cuda:N)")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return device
+    check_device(name)
+    return resolve_device(name)
 
 
 def check_network_size(build: Callable[[], torch.nn.Module], what: str) -> None:
