@@ -41,9 +41,8 @@ import torch
 from torch import nn
 
 from monas.data import ScoringData
-from monas.estimators.at_init import build_initialised, dropout_off, seeded_minibatch
-from monas.estimators.base import EstimationError, Estimator
-from monas.estimators.base import deterministic_kernels
+from monas.estimators.at_init import MinibatchEstimator, kaiming_fan_in_init, seeded_build, train_without_dropout
+from monas.estimators.base import EstimationError, deterministic_kernels
 from monas.registry import ESTIMATORS
 
 DEGENERATE = 1.0e12
@@ -130,7 +129,7 @@ def memoised_scores(arch: str, net: nn.Module, images: torch.Tensor, seed: int, 
     if key in _MEMO:
         _MEMO.move_to_end(key)
         return _MEMO[key]
-    net = dropout_off(net.to(device).train())
+    net = train_without_dropout(net, device)
     with deterministic_kernels():
         scores = az_nas_scores(net, images.to(device), seed)
     _MEMO[key] = scores
@@ -139,28 +138,20 @@ def memoised_scores(arch: str, net: nn.Module, images: torch.Tensor, seed: int, 
     return scores
 
 
-class _AZProxy(Estimator):
+class _AZProxy(MinibatchEstimator):
     """Minus one AZ-NAS proxy of the network built and initialised with ``seed``, on
     ``batch_size`` training images (drawn with ``seed`` when there are more); lower is
-    better. ``DEGENERATE`` when the proxy is not finite. ``n_val`` is 1, the least the
-    caller's split allows; validation images are not used."""
+    better. ``DEGENERATE`` when the proxy is not finite."""
 
     worst = 2 * DEGENERATE  # a failure ranks below even a degenerate network
     _proxy: str  # the AZScores field
 
     def __init__(self, batch_size: int = 64, seed: int = 0) -> None:
-        if batch_size < 2:
-            raise ValueError(f"{self.name} needs batch_size >= 2, got {batch_size}")
-        self.batch_size = batch_size
-        self.n_train = batch_size
-        self.n_val = 1
-        self.seed = seed
+        super().__init__(batch_size, seed)
 
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
-        if data is None:
-            raise EstimationError(f"{self.name} needs scoring images but got none")
-        images = seeded_minibatch(data.train_x, self.batch_size, self.seed)
-        net = build_initialised(build, self.seed)
+        images, _ = self.minibatch(data)
+        net = seeded_build(build, self.seed, init=kaiming_fan_in_init)
         value = getattr(memoised_scores(arch, net, images, self.seed, device), self._proxy)
         if not math.isfinite(value) or -value >= DEGENERATE:
             return DEGENERATE

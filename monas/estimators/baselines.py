@@ -16,6 +16,7 @@ from torch import nn
 
 from monas.complexity import count_complexity, count_params
 from monas.data import ScoringData
+from monas.estimators.at_init import seeded_build
 from monas.estimators.base import EstimationError, Estimator
 from monas.registry import ESTIMATORS
 from search_spaces.base import InputSpec
@@ -53,9 +54,7 @@ class _CapacityBaseline(Estimator):
         self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device
     ) -> float:
         spec = input_spec(data)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            net = build()
+        net = seeded_build(build, self.seed)
         return -float(self.count(net, spec))
 
     @abstractmethod

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from monas.data import ScoringData
-from monas.estimators.base import EstimationError, Estimator
-from monas.estimators.base import deterministic_kernels
+from monas.estimators.at_init import MinibatchEstimator, seeded_build, train_without_dropout
+from monas.estimators.base import EstimationError, deterministic_kernels
 from monas.registry import ESTIMATORS
 
 SINGULAR = 1.0e6
@@ -56,38 +56,23 @@ def naswot_kernel(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 @ESTIMATORS.register("naswot")
-class NASWOT(Estimator):
+class NASWOT(MinibatchEstimator):
     """``-log|det K|`` on ``batch_size`` training images; lower is better.
 
     The network is initialised with ``seed``; when there are more than ``batch_size``
     training images, the minibatch is drawn from them with ``seed`` too (the score does
-    not depend on the images' order). ``SINGULAR`` when K is singular. ``n_val`` is 1,
-    the least the caller's split allows; validation images are not used.
+    not depend on the images' order). ``SINGULAR`` when K is singular.
     """
 
     name = "naswot"
     worst = 2 * SINGULAR  # a failure ranks below even a degenerate network
 
     def __init__(self, batch_size: int = 128, seed: int = 0) -> None:
-        if batch_size < 2:
-            raise ValueError("naswot needs batch_size >= 2")
-        self.batch_size = batch_size
-        self.n_train = batch_size
-        self.n_val = 1
-        self.seed = seed
+        super().__init__(batch_size, seed)
 
-    def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
-        images = data.train_x
-        if len(images) > self.batch_size:
-            chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[: self.batch_size]
-            images = images[chosen.sort().values.to(images.device)]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            net = build()
-        net = net.to(device).train()
-        for module in net.modules():  # deterministic codes: no dropout
-            if isinstance(module, nn.modules.dropout._DropoutNd):
-                module.eval()
+    def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
+        images, _ = self.minibatch(data)
+        net = train_without_dropout(seeded_build(build, self.seed), device)  # no dropout: deterministic codes
         with deterministic_kernels():
             kernel = naswot_kernel(net, images.to(device))
         sign, logdet = torch.linalg.slogdet(kernel)

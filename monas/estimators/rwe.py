@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from monas.data import ScoringData
+from monas.estimators.at_init import seeded_build
 from monas.estimators.base import EstimationError, Estimator
 from monas.estimators.heads import HEADS, head_error
 from monas.registry import ESTIMATORS
@@ -76,10 +77,7 @@ class RandomWeightEvaluation(Estimator):
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData, device: torch.device) -> float:
         errors = []
         for k in range(self.n_inits):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed + k)
-                net = build()
-            net = net.to(device, memory_format=torch.channels_last).train(self.bn == "batch").requires_grad_(False)
+            net = seeded_build(build, self.seed + k).to(device, memory_format=torch.channels_last).train(self.bn == "batch").requires_grad_(False)
             train_f = self.extract(net, data.train_x)
             val_f = self.extract(net, data.val_x)
             if not (torch.isfinite(train_f).all() and torch.isfinite(val_f).all()):

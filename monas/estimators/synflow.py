@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from monas.data import ScoringData
+from monas.estimators.at_init import seeded_build
 from monas.estimators.base import EstimationError, Estimator
 from monas.estimators.base import deterministic_kernels
 from monas.registry import ESTIMATORS
@@ -88,9 +89,7 @@ class SynFlow(Estimator):
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
         if data is None:
             raise EstimationError("synflow reads the input shape from the scoring images but got none")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            net = build()
+        net = seeded_build(build, self.seed)
         with deterministic_kernels():
             score = synflow_score(net, tuple(data.train_x.shape[1:]), device)
         if not math.isfinite(score):

@@ -44,9 +44,8 @@ import torch
 from torch import nn
 
 from monas.data import ScoringData
-from monas.estimators.at_init import build_initialised, dropout_off, seeded_minibatch
-from monas.estimators.base import EstimationError, Estimator
-from monas.estimators.base import deterministic_kernels
+from monas.estimators.at_init import MinibatchEstimator, kaiming_fan_in_init, seeded_build
+from monas.estimators.base import EstimationError, deterministic_kernels
 from monas.registry import ESTIMATORS
 
 DEGENERATE = 1.0e6
@@ -156,33 +155,25 @@ def decile_entropy(eigenvalues: torch.Tensor) -> float:
 
 
 @ESTIMATORS.register("vkdnw")
-class VKDNW(Estimator):
+class VKDNW(MinibatchEstimator):
     """``-(aleph + VKDNW / log 9)`` (``layers=True``, VKDNW_single's order) or ``-VKDNW``
     (``layers=False``) of the network built and initialised with ``seed``, on
     ``batch_size`` training images (drawn with ``seed`` when there are more); lower is
-    better. ``DEGENERATE`` when the spectrum is unusable. ``n_val`` is 1, the least the
-    caller's split allows; validation images are not used."""
+    better. ``DEGENERATE`` when the spectrum is unusable."""
 
     name = "vkdnw"
     worst = 2 * DEGENERATE  # a failure ranks below even a degenerate network
 
     def __init__(self, batch_size: int = 64, smoothing: float = 0.05, layers: bool = True, seed: int = 0) -> None:
-        if batch_size < 2:
-            raise ValueError(f"vkdnw needs batch_size >= 2, got {batch_size}")
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"vkdnw needs 0 <= smoothing < 1, got {smoothing}")
-        self.batch_size = batch_size
+        super().__init__(batch_size, seed)
         self.smoothing = smoothing
         self.layers = layers
-        self.n_train = batch_size
-        self.n_val = 1
-        self.seed = seed
 
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
-        if data is None:
-            raise EstimationError("vkdnw needs scoring images but got none")
-        images = seeded_minibatch(data.train_x, self.batch_size, self.seed).to(device)
-        net = dropout_off(build_initialised(build, self.seed).to(device).eval())
+        images = self.minibatch(data)[0].to(device)
+        net = seeded_build(build, self.seed, init=kaiming_fan_in_init).to(device).eval()  # eval: dropout off too
         with deterministic_kernels():
             with torch.no_grad():
                 out = net(images)

@@ -1,12 +1,13 @@
-"""What the minibatch training-free scores (ZiCo, MeCo, jacov, EPE-NAS, grad-norm, snip,
-fisher) share: a seeded minibatch of the scoring images, a seeded network at
-initialisation, cross-entropy weight gradients, input Jacobians, and the rule that a
-network whose output does not depend on its input (e.g. NAS-Bench-201 cells whose
-output node is reached only by ``none`` edges) gets the worst score.
+"""What the minibatch gradient and Jacobian scores (ZiCo, MeCo, jacov, EPE-NAS, grad-norm,
+snip, fisher) share beyond ``at_init``: the logits, the weighted layers, cross-entropy
+weight gradients, input Jacobians, and the rule that a network whose output does not
+depend on its input (e.g. NAS-Bench-201 cells whose output node is reached only by
+``none`` edges) gets the worst score.
 
-Each score is computed with the network as freshly built, in train mode (batch-norm
-normalises with the minibatch's statistics, as in the reference implementations),
-dropout switched off. Higher scores are better; the estimate is ``-score``.
+Each score is computed with the network as freshly built with the seed, in train mode
+(batch-norm normalises with the minibatch's statistics, as in the reference
+implementations), dropout switched off. Higher scores are better; the estimate is
+``-score``.
 """
 from __future__ import annotations
 
@@ -19,35 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from monas.data import ScoringData
-from monas.estimators.base import EstimationError, Estimator
-from monas.estimators.base import deterministic_kernels
+from monas.estimators.at_init import MinibatchEstimator, seeded_build, train_without_dropout
+from monas.estimators.base import EstimationError, deterministic_kernels
 
 WEIGHTED_LAYERS = (nn.Conv2d, nn.Linear)
 """The layers whose weights the gradient scores read (biases and batch-norm excluded)."""
-
-
-def seeded_minibatch(
-    images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` images and their labels drawn with ``seed`` (in index order); all
-    of them when there are no more than ``batch_size``."""
-    if len(images) <= batch_size:
-        return images, labels
-    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:batch_size].sort().values
-    return images[chosen.to(images.device)], labels[chosen.to(labels.device)]
-
-
-def seeded_network(build: Callable[[], nn.Module], seed: int, device: torch.device) -> nn.Module:
-    """``build()`` initialised with ``seed`` (the global generator is left as it was),
-    on ``device``, in train mode with dropout off."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = build()
-    net = net.to(device).train()
-    for module in net.modules():
-        if isinstance(module, nn.modules.dropout._DropoutNd):
-            module.eval()
-    return net
 
 
 def logits_of(output) -> torch.Tensor:
@@ -86,35 +63,22 @@ def input_jacobians(net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor,
     return grad.reshape(len(x), -1).to(torch.float64), logits.detach()
 
 
-class MinibatchScore(Estimator):
+class MinibatchScore(MinibatchEstimator):
     """``-score`` of the network initialised with ``seed`` on ``batch_size`` training
     images drawn with ``seed``; lower is better. A network whose output ignores its
-    input scores ``disconnected``; a non-finite score raises EstimationError.
-    ``n_val`` is 1, the least the caller's split allows; validation images are unused."""
+    input scores ``disconnected``; a non-finite score raises EstimationError."""
 
     disconnected: float
     """The estimate of a network whose output does not depend on its input; above any
     estimate of a connected network (``worst`` is above it)."""
-    min_batch = 2
-
-    def __init__(self, batch_size: int, seed: int) -> None:
-        if batch_size < self.min_batch:
-            raise ValueError(f"{self.name} needs batch_size >= {self.min_batch}")
-        self.batch_size = batch_size
-        self.n_train = batch_size
-        self.n_val = 1
-        self.seed = seed
-
     @abstractmethod
     def score(self, net: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float | None:
         """The signal (higher is better) of ``net`` on the minibatch; None when the
         network's output does not depend on its input."""
 
     def estimate(self, arch: str, build: Callable[[], nn.Module], data: ScoringData | None, device: torch.device) -> float:
-        if data is None:
-            raise EstimationError(f"{self.name} needs scoring images but got none")
-        images, labels = seeded_minibatch(data.train_x, data.train_y, self.batch_size, self.seed)
-        net = seeded_network(build, self.seed, device)
+        images, labels = self.minibatch(data)
+        net = train_without_dropout(seeded_build(build, self.seed), device)
         with deterministic_kernels():
             value = self.score(net, images.to(device), labels.to(device), data.num_classes)
         if value is None:
