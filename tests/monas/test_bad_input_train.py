@@ -163,7 +163,7 @@ CASES = {
     # devices, datasets, sources
     "device cuda without CUDA": (["--device", "cuda", "--overwrite"], None, "no CUDA device"),
     "device unknown": (["--device", "tpu9", "--overwrite"], None, "unknown --device"),
-    "device meta": (["--device", "meta", "--overwrite"], None, "is not supported"),
+    "device meta": (["--device", "meta", "--overwrite"], None, "unknown --device 'meta'"),
     "dataset unknown": (["--dataset", "nosuch", "--overwrite"], None, "nosuch"),
     "data-dir missing": (["--dataset", "imagefolder", "--data-dir", "TMP/nowhere", "--overwrite"], None, "nowhere"),
     "corrupt image": (["--dataset", "imagefolder", "--data-dir", "TMP/images", "--overwrite"],
