@@ -74,9 +74,11 @@ def spectral_entropy(feature: torch.Tensor) -> torch.Tensor:
 def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, generator: torch.Generator) -> float:
     """``2 - sigma - 1/(sigma + 1e-6)`` of the block that maps ``f_in`` to ``f_out``, for a
     Rademacher cotangent drawn from ``generator`` (CPU); -inf when the input gradient is
-    the cotangent itself."""
+    the cotangent itself; sigma is 0 when ``f_out`` does not depend on ``f_in``."""
     g_out = (torch.randint(0, 2, f_out.shape, generator=generator, dtype=f_out.dtype) * 2 - 1).to(f_out.device)
-    (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True)
+    (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True, allow_unused=True)
+    if g_in is None:  # the block does not read this map (a DARTS cell may use only the map before): no gradient flows
+        g_in = torch.zeros_like(f_in)
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return -math.inf
     if g_in.shape[2:] != g_out.shape[2:]:

@@ -131,3 +131,10 @@ def test_scores_darts_and_mobilenetv3_networks(data, name):
 def test_bad_batch_size_is_rejected(name):
     with pytest.raises(ValueError, match="batch_size"):
         ESTIMATORS.create(name, batch_size=1)
+
+
+def test_a_block_that_ignores_its_input_has_the_worst_trainability():
+    f_in = torch.randn(2, 3, 4, 4, requires_grad=True)
+    other = torch.randn(2, 3, 4, 4, requires_grad=True)
+    f_out = other * 2  # does not read f_in
+    assert block_trainability(f_in, f_out, torch.Generator().manual_seed(0)) == pytest.approx(2.0 - 1.0 / 1e-6)
