@@ -15,7 +15,7 @@ sample: run it through estimator_correlation.py for its own figures.)
 
     python benchmarks/ensemble_select.py --tune T1.json [T2.json ...] [--tune D1.json ...] [--report R1.json ...]
 
-Last line: ``members=<a,b,...> weights=<w,...> tune_kendall=<t> tune_within=<t> report_kendall=<t> report_spearman=<r> report_within=<t>``.
+Last line: ``members=<a,b:w,...> tune_kendall=<t> tune_within=<t> report_kendall=<t> report_spearman=<r> report_within=<t>``.
 """
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ def main() -> None:
         if sum(k + w for k, w in scored) >= best + args.min_gain:
             best, per_sample, weights = sum(k + w for k, w in scored), scored, candidate
     print(f"weights chosen on the tuning samples: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
-    line = f"members={','.join(chosen)} weights={','.join(f'{w:g}' for w in weights)} " + " ".join(
+    spec = ",".join(m if w == 1 else f"{m}:{w:g}" for m, w in zip(chosen, weights))
+    line = f"members={spec} " + " ".join(
         f"{h}_kendall={k:.4f} {h}_within={w:.4f}" for h, (k, w) in zip(heads, per_sample))
     if args.report:
         report = load(args.report)

@@ -20,7 +20,7 @@ class SearchConfig:
     generations: int = 10
     seed: int = 0
     objectives: str = "error,macs"
-    estimator: str = "rwe"
+    estimator: str = "ensemble"
     estimator_options: dict = field(default_factory=dict)
     device: str = "auto"
     workers: int = 1

@@ -13,7 +13,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 SMALL_RUN_ARGS = [
     "--dataset", "digits",
     "-S", "init_channels=4", "-S", "layers=3",
-    "-E", "n_train=300", "-E", "n_val=200",
+    "--estimator", "rwe", "-E", "n_train=300", "-E", "n_val=200",
     "--pop-size", "6", "--generations", "2", "--seed", "1", "--no-progress",
 ]
 

@@ -7,6 +7,15 @@ different generations and on different workers, so the population here is fixed:
 reference sample of random networks of the space, scored once by every member in
 ``prepare``. A network's rank on a member is then the share of the reference sample it
 beats, which makes the ensemble's estimate a function of the network alone.
+
+The default members and weights, MeCo 1, MACs 0.5 and SynFlow 0.5, are the subset (of
+every registered training-free estimator, up to six members, then weights from
+{0.5, 1, 2}) that ranked best on two tuning samples together: 300 NAS-Bench-201 cells
+(seed 1, none of the seed-0 report sample) and 100 of the 356 trained DARTS-space
+networks (``benchmarks/ensemble_select.py``; figures and commands in
+docs/benchmarks.md). MeCo alone ranks NAS-Bench-201 best but DARTS-space networks
+worse than their size does; the capacity and flow terms hold it up there. It is the
+default accuracy objective of every command.
 """
 from __future__ import annotations
 
@@ -24,11 +33,12 @@ from monas.registry import ESTIMATORS
 
 @ESTIMATORS.register("ensemble")
 class RankEnsemble(Estimator):
-    """``-sum w_m log q_m`` over the ``members`` (estimators given by name), where ``q_m``
-    is the share of the reference sample whose estimate by member m is worse than this
-    network's (ties count half; smoothed by half a network, so ``0 < q_m < 1``) and
-    ``w_m`` the member's weight (``weights``, comma-separated, all 1 by default).
-    Lower is better; 0 would mean better than every reference network on every member.
+    """``-sum w_m log q_m`` over the ``members``, where ``q_m`` is the share of the
+    reference sample whose estimate by member m is worse than this network's (ties
+    count half; smoothed by half a network, so ``0 < q_m < 1``) and ``w_m`` the member's
+    weight. ``members`` lists estimators by name, each optionally with ``:weight``
+    (a positive number, 1 when left out), e.g. ``params,naswot:2``. Lower is better;
+    0 would mean better than every reference network on every member.
 
     ``prepare`` draws ``reference`` random genomes of the space with ``seed`` and scores
     their networks with every member once; each member is created with ``seed`` and its
@@ -37,22 +47,25 @@ class RankEnsemble(Estimator):
 
     name = "ensemble"
 
-    def __init__(self, members: str = "params,naswot,synflow", weights: str = "", reference: int = 100, seed: int = 0) -> None:
-        names = [m.strip() for m in members.split(",") if m.strip()]
+    def __init__(self, members: str = "meco,macs:0.5,synflow:0.5", reference: int = 100, seed: int = 0) -> None:
+        names, self._weights = [], []
+        for item in (m.strip() for m in members.split(",") if m.strip()):
+            name, colon, weight = item.partition(":")
+            try:
+                value = float(weight) if colon else 1.0
+            except ValueError:
+                value = math.nan
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"ensemble member {item!r}: the weight after ':' must be a positive number")
+            names.append(name.strip())
+            self._weights.append(value)
         if not names:
             raise ValueError("ensemble needs at least one member estimator")
         if self.name in names:
             raise ValueError("ensemble cannot be its own member")
         if reference < 2:
             raise ValueError(f"ensemble needs reference >= 2 networks, got {reference}")
-        try:
-            self._weights = [float(w) for w in weights.split(",")] if weights.strip() else [1.0] * len(names)
-        except ValueError:
-            raise ValueError(f"ensemble weights must be numbers, got {weights!r}") from None
-        if len(self._weights) != len(names) or not all(math.isfinite(w) and w > 0 for w in self._weights):
-            raise ValueError(f"ensemble needs one positive weight per member ({len(names)}), got {weights!r}")
-        self.members = ",".join(names)
-        self.weights = ",".join(f"{w:g}" for w in self._weights)
+        self.members = ",".join(n if w == 1 else f"{n}:{w:g}" for n, w in zip(names, self._weights))
         self.reference = reference
         self.seed = seed
         self._members = [ESTIMATORS.create(n, seed=seed) for n in names]

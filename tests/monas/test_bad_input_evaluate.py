@@ -60,7 +60,7 @@ def images(broken):
     return lambda tmp: image_folder(tmp / "images", broken)
 
 
-IMAGES = ["--dataset", "imagefolder", "--data-dir", "{tmp}/images", "-E", "n_train=4", "-E", "n_val=2"]
+IMAGES = ["--dataset", "imagefolder", "--data-dir", "{tmp}/images", "--estimator", "rwe", "-E", "n_train=4", "-E", "n_val=2"]
 THIRD = genotypes(DARTS_V2, cheap_darts_string(), OTHER)
 
 CASES = [

@@ -82,7 +82,7 @@ def wrong_genome(tmp, run):
     (run / "archive.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
 
 
-IMAGES = ["--dataset", "imagefolder", "--data-dir", "{tmp}/images", "-E", "n_train=4", "-E", "n_val=2"]
+IMAGES = ["--dataset", "imagefolder", "--data-dir", "{tmp}/images", "--estimator", "rwe", "-E", "n_train=4", "-E", "n_val=2"]
 
 CASES = [
     # flags

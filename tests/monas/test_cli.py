@@ -94,7 +94,7 @@ def test_resume_does_not_repeat_recorded_evaluations(small_run, tmp_path):
         (["--cluster", "pbs"], "invalid choice: 'pbs'"),
         (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "drop --workers and --cluster"),
         (["--dataset", "imagefolder", "--data-dir", "/nonexistent"], "existing folder"),
-        (["--dataset", "digits", "-E", "n_train=5000"], "only 1438"),
+        (["--dataset", "digits", "--estimator", "rwe", "-E", "n_train=5000"], "only 1438"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
@@ -129,7 +129,7 @@ def test_cifar10_search_from_shared_data(tmp_path):
     root = shared_data("cifar10")
     out = tmp_path / "cifar"
     options = {"init_channels": 4, "layers": 3}
-    argv = ["--dataset", "cifar10", "--data-dir", str(root), "-S", "init_channels=4", "-S", "layers=3",
+    argv = ["--dataset", "cifar10", "--data-dir", str(root), "-S", "init_channels=4", "-S", "layers=3", "--estimator", "rwe",
             "-E", "n_train=300", "-E", "n_val=200", "--pop-size", "4", "--generations", "2", "--no-progress", "--out", str(out)]
     assert main(argv) == 0
     check_run_directory(out, 2, 4, load_dataset("cifar10", root).spec, options)
@@ -184,7 +184,7 @@ def test_early_stop_flag_sets_the_train_estimator_option():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--early-stop", "curve"], "--early-stop needs --estimator train (got rwe)"),
+        (["--early-stop", "curve"], "--early-stop needs --estimator train (got ensemble)"),
         (["--estimator", "synflow", "--early-stop", "none"], "--early-stop needs --estimator train (got synflow)"),
         (["--estimator", "train", "--early-stop", "patience"], "invalid choice: 'patience'"),
         (["--estimator", "train", "-E", "stop_below=50"], "needs early_stop=curve"),
@@ -222,7 +222,7 @@ def test_default_scoring_sizes_shrink_to_the_dataset_and_are_recorded(tmp_path):
 
 
 def test_explicit_scoring_sizes_that_do_not_fit_name_the_options(tmp_path, capsys):
-    assert main(["--dataset", "digits", "-E", "n_train=1000", "-E", "n_val=1000", "--out", str(tmp_path / "run")]) == 2
+    assert main(["--dataset", "digits", "--estimator", "rwe", "-E", "n_train=1000", "-E", "n_val=1000", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has only 1438" in err and "lower -E n_train / -E n_val" in err
     assert not (tmp_path / "run").exists()

@@ -12,10 +12,10 @@ from tests.conftest import ROOT
 from tests.search_spaces.test_darts import DARTS_V2
 
 DARTS_OPTIONS = {"init_channels": 4, "layers": 3}
-DARTS_ARGS = ["--space", "darts", "--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3",
+DARTS_ARGS = ["--space", "darts", "--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3", "--estimator", "rwe",
               "-E", "n_train=200", "-E", "n_val=100", "--no-progress"]
 NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-NB201_ARGS = ["--space", "nb201", "--dataset", "digits", "-S", "channels=4", "-S", "cells_per_stage=1",
+NB201_ARGS = ["--space", "nb201", "--dataset", "digits", "-S", "channels=4", "-S", "cells_per_stage=1", "--estimator", "rwe",
               "-E", "n_train=200", "-E", "n_val=100", "--no-progress"]
 
 
@@ -124,7 +124,7 @@ def test_existing_out_is_refused_unchanged_unless_overwrite(tmp_path, capsys):
         (["--space", "darts", "--device", "tpu"], "unknown --device"),
         (["--genotypes", "x.txt"], "the following arguments are required: --space"),
         (["--space", "darts", "--genotypes", "/nonexistent/genotypes.txt"], "cannot read --genotypes /nonexistent/genotypes.txt"),
-        (["--space", "darts", "--dataset", "digits", "-E", "n_train=5000"], "only 1438"),
+        (["--space", "darts", "--dataset", "digits", "--estimator", "rwe", "-E", "n_train=5000"], "only 1438"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(argv, message, tmp_path, capsys):

@@ -11,8 +11,8 @@ import pytest
 from monas.io import LOCK_FILE
 from tests.conftest import ROOT
 
-ARGS = ["--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3", "-E", "n_train=300", "-E", "n_val=200",
-        "--pop-size", "6", "--generations", "4", "--seed", "2", "--no-progress"]
+ARGS = ["--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3", "--estimator", "rwe", "-E", "n_train=300",
+        "-E", "n_val=200", "--pop-size", "6", "--generations", "4", "--seed", "2", "--no-progress"]
 SCRIPT = str(ROOT / "experiments" / "run_nsga.py")
 
 

@@ -54,7 +54,7 @@ def test_is_deterministic_and_survives_pickling_for_workers(data):
 def test_merges_the_members_data_needs():
     ensemble = ESTIMATORS.create("ensemble", seed=0, members="params,naswot")
     assert (ensemble.n_train, ensemble.n_val) == (128, 1)
-    assert ensemble.knobs() == {"members": "params,naswot", "weights": "1,1", "reference": 100, "seed": 0, "n_train": 128, "n_val": 1,
+    assert ensemble.knobs() == {"members": "params,naswot", "reference": 100, "seed": 0, "n_train": 128, "n_val": 1,
                                 "worst": 2 * math.log(202) + 1}
 
 
@@ -87,14 +87,18 @@ def test_drives_a_search(tmp_path):
 
 def test_weights_scale_each_members_log_share(data):
     plain = prepared(data, members="params,synflow", reference=10)
-    weighted = prepared(data, members="params,synflow", weights="2,1", reference=10)
+    weighted = prepared(data, members="params:2,synflow", reference=10)
     alone = prepared(data, members="params", reference=10)
     for arch in (CONVS, SKIPS):
         assert estimate(weighted, arch, data) == pytest.approx(estimate(plain, arch, data) + estimate(alone, arch, data))
     assert weighted.worst > plain.worst
 
 
-@pytest.mark.parametrize("weights", ["1", "1,0", "1,-1", "1,nan", "a,b"])
-def test_bad_weights_are_rejected(weights):
+@pytest.mark.parametrize("members", ["params:0,synflow", "params:-1", "params:nan", "params:inf", "params:a", "params:"])
+def test_bad_weights_are_rejected(members):
     with pytest.raises(ValueError, match="weight"):
-        ESTIMATORS.create("ensemble", members="params,synflow", weights=weights)
+        ESTIMATORS.create("ensemble", members=members)
+
+
+def test_the_default_members_and_weights_are_recorded():
+    assert ESTIMATORS.create("ensemble").knobs()["members"] == "meco,macs:0.5,synflow:0.5"
