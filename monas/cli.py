@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from typing import Callable, Sequence
 
 from monas.catalog import describe
-from monas.config import SearchConfig
+from monas.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
 from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError
 from monas.objectives import OBJECTIVE_SETS, parse_objectives
 from monas.record import RunRecord
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help=f"number of generations (default {d.generations})")
     p.add_argument("--seed", type=int, help=f"seed of the search and of the estimator (default {d.seed})")
     p.add_argument("--objectives", help=f"{' | '.join(OBJECTIVE_SETS)} (default {d.objectives})")
-    p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator})")
+    p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator}: {DEFAULT_ESTIMATOR_WHY})")
     p.add_argument("--estimator-option", "-E", action="append", metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable (each estimator's settings: below)")
     p.add_argument("--early-stop", choices=("none", "curve"), help="train estimator only: stop each network's training "

@@ -35,7 +35,7 @@ from monas.cli import (
     run_command,
     validate,
 )
-from monas.config import SearchConfig
+from monas.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
 from monas.errors import ArchitectureError
 from monas.io import RunClaim, append_line, read_lines, refuse_links, repair_torn_tail
 from monas.registry import DATASETS, ESTIMATORS, SPACES
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the estimator and of the scoring subsets (default {d.seed})")
     p.add_argument("--estimator", default=d.estimator,
-                   help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator})")
+                   help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator}: {DEFAULT_ESTIMATOR_WHY})")
     p.add_argument("--estimator-option", "-E", action="append", default=[], metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable (each estimator's settings: below)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")

@@ -53,7 +53,7 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     tune, report = (json.loads((tmp_path / f).read_text()) for f in ("t.json", "r.json"))
     assert not set(tune["archs"]) & set(sample_archs(1000, 0, load_table(table)))
     lines = run("ensemble_select.py", "--tune", str(tmp_path / "t.json"), "--report", str(tmp_path / "r.json"), "--max-members", "2")
-    match = re.fullmatch(r"members=([a-z:\d.,]+) tune_kendall=(-?\d\.\d+) tune_within=(-?\d\.\d+|nan) report_kendall=(-?\d\.\d+) "
+    match = re.fullmatch(r"members=([a-z:\d.,-]+) tune_kendall=(-?\d\.\d+) tune_within=(-?\d\.\d+|nan) report_kendall=(-?\d\.\d+) "
                          r"report_spearman=-?\d\.\d+ report_within=(-?\d\.\d+|nan)", lines[-1])
     assert match, lines[-1]
     members = [m.split(":")[0] for m in match.group(1).split(",")]
