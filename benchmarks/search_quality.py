@@ -8,7 +8,7 @@ network's, reference point 1.1 - as a fraction of the hypervolume of the true Pa
 front of all 15,625 networks. Random search evaluates a uniform sample with the same
 estimator. Estimates are computed once per network and reused across seeds and budgets.
 
-    python benchmarks/search_quality.py --budgets 100,300,1000 --seeds 3 --estimator rwe
+    python benchmarks/search_quality.py --budgets 100,300,1000 --seeds 3
 
 Ends with one line per budget: ``budget=<n> nsga2_<estimator>=<f> random=<f> oracle=<f>``
 (means over seeds).
@@ -29,6 +29,7 @@ from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.cli import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
+from monas.config import SearchConfig  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.evaluation import Evaluation  # noqa: E402
@@ -117,7 +118,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--budgets", default="100,300,1000")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--estimator", default="rwe")
+    p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
