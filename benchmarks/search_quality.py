@@ -28,8 +28,8 @@ from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.cli import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
-from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.config import SearchConfig  # noqa: E402
+from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.evaluation import Evaluation  # noqa: E402
