@@ -40,15 +40,16 @@ def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters() if id(p) not in skipped)
 
 
-def count_complexity(net: nn.Module, spec: InputSpec) -> tuple[int, int]:
+def count_complexity(net: nn.Module, spec: InputSpec, copy_first: bool = True) -> tuple[int, int]:
     """(MACs, parameters) of ``net`` for one ``spec``-shaped image.
 
     Profiles a deep copy, because thop registers buffers on the modules it profiles and
-    leaves some behind; the parameter count is cross-checked against ``numel``. An
+    leaves some behind (``copy_first=False`` profiles ``net`` itself: for a network built
+    only to be counted, and then thrown away); the parameter count is cross-checked against ``numel``. An
     auxiliary classifier (a submodule ``auxiliary_head``, which runs only in training)
     is not counted, as in the DARTS literature's figures.
     """
-    probe = copy.deepcopy(net).cpu()
+    probe = copy.deepcopy(net).cpu() if copy_first else net.cpu()
     image = torch.zeros(1, spec.channels, spec.resolution, spec.resolution)
     macs, params = thop.profile(probe, inputs=(image,), custom_ops=CUSTOM_OPS, verbose=False)
     numel = count_params(net)

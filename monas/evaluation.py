@@ -96,8 +96,7 @@ class Evaluator:
     def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
         start = time.perf_counter()
         arch = self.space.canonical(genome)
-        net = self.space.build(arch, self.spec)
-        macs, params = count_complexity(net, self.spec)
+        macs, params = count_complexity(self.space.build(arch, self.spec), self.spec, copy_first=False)
         error, message = estimate_or_worst(
             self.estimator, arch, lambda: self.space.build(arch, self.spec), self.data, self.device
         )

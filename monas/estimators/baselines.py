@@ -79,4 +79,4 @@ class MacsBaseline(_CapacityBaseline):
     name = "macs"
 
     def count(self, net: nn.Module, spec: InputSpec) -> int:
-        return count_complexity(net, spec)[0]
+        return count_complexity(net, spec, copy_first=False)[0]  # built for this count alone
