@@ -59,6 +59,10 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     members = [m.split(":")[0] for m in match.group(1).split(",")]
     assert 1 <= len(members) <= 2 and set(members) <= {"params", "macs", "synflow"}
     assert len(report["archs"]) == 12
+    again = run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--estimator-seed", "1", "--agreement",
+                str(tmp_path / "r.json"), *common)
+    assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in again  # a count ignores the seed
+    assert any(line.startswith("agreement synflow: Spearman") for line in again)
 
 
 def test_rwe_ablation_report_on_recorded_results():
