@@ -297,10 +297,11 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
         figure.clf()
         record.write_checkpoint(capture(algorithm, rows))
         best = min((e.objectives["error"] for e in pareto), default=float("nan"))
+        best_text = f"best error {best:.2f}%" if setup.estimator.error_in_percent else f"best {config.estimator} {best:.3f}"
         row = rows[-1]
         log(
             f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
-            f"hv {row['hypervolume']:.4f}  best error {best:.2f}%  {row['seconds']:.1f}s"
+            f"hv {row['hypervolume']:.4f}  {best_text}  {row['seconds']:.1f}s"
         )
     return SearchResult(_front(evaluations, names), evaluations, rows)
 
