@@ -92,7 +92,7 @@ def main() -> None:
     ratio = statistics.median(ratios)
 
     with tempfile.TemporaryDirectory() as out:
-        config = SearchConfig(out=out, dataset="cifar10", data_dir=args.data_dir, pop_size=args.search_pop,
+        config = SearchConfig(out=out, dataset="cifar10", data_dir=args.data_dir, pop_size=args.search_pop, estimator="rwe",
                               generations=1, device=args.device, space_options=space_options, estimator_options=estimator_options)
         start = time.perf_counter()
         result = run(config, log=lambda line: None, progress=False)
