@@ -236,12 +236,17 @@ def validate(config: CheckConfig) -> None:
     check_device(config.device)
 
 
-def make_estimators(config: CheckConfig) -> tuple[Estimator, dict[str, Estimator]]:
-    """(the train estimator that gives the truth, {name: estimator checked})."""
+def make_estimators(config: CheckConfig, available: int | None = None) -> tuple[Estimator, dict[str, Estimator]]:
+    """(the train estimator that gives the truth, {name: estimator checked}); with
+    ``available`` (the training split's size), scoring sizes left at their defaults
+    shrink to fit it, as in a search (``monas.search.fitted_estimator``)."""
+    from monas.search import fitted_estimator
 
     def create(name: str, **options) -> Estimator:
         try:
-            return estimators.ESTIMATORS.create(name, seed=config.seed, **options)
+            if available is None:
+                return estimators.ESTIMATORS.create(name, seed=config.seed, **options)
+            return fitted_estimator(name, options, config.seed, available)
         except ValueError as exc:
             raise UsageError(f"{name}: {exc}") from None
 
@@ -286,8 +291,8 @@ def prepare(config: CheckConfig) -> Setup:
     """Space, sample, estimators and their scoring data; UsageError (nothing written)
     when the dataset is too small or the networks cannot be built for its images."""
     space = search_spaces.SPACES.create(config.space, **config.space_options)
-    reference, scorers = make_estimators(config)
     images = load_dataset(config.dataset, config.data_dir, split="train")
+    reference, scorers = make_estimators(config, available=len(images))
     archs = sample_networks(space, config.n, config.seed)
     try:
         space.build(archs[0], images.spec)

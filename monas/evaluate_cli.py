@@ -213,7 +213,7 @@ def evaluate(config: SearchConfig, genotypes: str, progress: bool = True, out: P
         if len(rows) == len(entries):
             return rows  # finished before: nothing to do, nothing changed
     images = load_dataset(config.dataset, config.data_dir, split="train")
-    estimator = fitted_estimator(config, len(images))
+    estimator = fitted_estimator(config.estimator, config.estimator_options, config.seed, len(images))
     spec = images.spec
     checked: set[str] = set()
     for entry in entries:  # whatever the network cannot be built for (e.g. the resolution) fails here, not midway

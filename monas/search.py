@@ -86,23 +86,23 @@ def build_algorithm(space, pop_size: int) -> NSGA2:
     )
 
 
-def fitted_estimator(config: SearchConfig, available: int) -> Estimator:
-    """The estimator of ``config``, its scoring subsets fitted to a training split of
-    ``available`` images (``monas.data.fit_scoring_sizes``): ``n_train``/``n_val`` the
-    user set in ``estimator_options`` are kept (DatasetError when they do not fit), the
+def fitted_estimator(name: str, options: dict, seed: int, available: int) -> Estimator:
+    """Estimator ``name`` with ``options``, its scoring subsets fitted to a training split
+    of ``available`` images (``monas.data.fit_scoring_sizes``): ``n_train``/``n_val``
+    the user set in ``options`` are kept (DatasetError when they do not fit), the
     estimator's defaults shrink. An estimator whose constructor takes ``n_train`` and
     ``n_val`` is created with the fitted sizes (so its recorded settings say them); for
     one whose sizes follow from other settings, its ``n_train``/``n_val`` are set."""
-    options = dict(config.estimator_options)
-    estimator = estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **options)
+    options = dict(options)
+    estimator = estimators.ESTIMATORS.create(name, seed=seed, **options)
     if not estimator.n_train:
         return estimator
     fixed = frozenset(k for k in SIZE_OPTIONS if k in options)
     n_train, n_val = fit_scoring_sizes(estimator.n_train, estimator.n_val, available, fixed)
     if (n_train, n_val) == (estimator.n_train, estimator.n_val):
         return estimator
-    if set(SIZE_OPTIONS) <= set(inspect.signature(estimators.ESTIMATORS.get(config.estimator)).parameters):
-        return estimators.ESTIMATORS.create(config.estimator, seed=config.seed, **{**options, "n_train": n_train, "n_val": n_val})
+    if set(SIZE_OPTIONS) <= set(inspect.signature(estimators.ESTIMATORS.get(name)).parameters):
+        return estimators.ESTIMATORS.create(name, seed=seed, **{**options, "n_train": n_train, "n_val": n_val})
     estimator.n_train, estimator.n_val = n_train, n_val
     return estimator
 
@@ -129,7 +129,7 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         RunRecord.check_new(out, overwrite)
         refuse_links(out, RUN_FILES + (LOCK_FILE,))
     images = load_dataset(config.dataset, config.data_dir, split="train")
-    estimator = fitted_estimator(config, len(images))
+    estimator = fitted_estimator(config.estimator, config.estimator_options, config.seed, len(images))
     spec = images.spec
     device = resolve_device(config.device)
     scale = normalisation(space, spec, names)

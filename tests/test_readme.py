@@ -6,8 +6,10 @@ fails here. ``pip install`` steps (the set-up) are skipped, as are commands that
 data outside the repository (``../shared``, ``/data``). Sizes are made tiny by one
 rule: for ``run_nsga`` and ``evaluate`` on the darts space, ``-S init_channels`` and
 ``-S layers`` become 4 and 3, and for ``run_nsga`` ``--pop-size`` and ``--generations``
-become 4 and 2 (set when the command does not give them). Everything else, the dataset,
-the estimator and its default settings included, runs as written.
+become 4 and 2 (set when the command does not give them); for ``check_estimator``,
+``--n`` and ``--epochs`` become 4 and 1 and nb201 gets ``-S channels=4 -S
+cells_per_stage=1``. Everything else, the dataset, the estimator and its default
+settings included, runs as written.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ OFFLINE = ("digits", "runs/quickstart", "notebooks/")
 NEEDS_DATA = ("../shared", "/data")
 TINY_SPACE = {"init_channels": "4", "layers": "3"}
 TINY_SEARCH = {"--pop-size": "4", "--generations": "2"}
+TINY_CHECK = {"--n": "4", "--epochs": "1"}
+TINY_NB201 = ["-S", "channels=4", "-S", "cells_per_stage=1"]
 
 
 def readme_commands() -> list[list[str]]:
@@ -46,6 +50,9 @@ def readme_commands() -> list[list[str]]:
 def tiny(argv: list[str]) -> list[str]:
     """``argv`` at the test's tiny size (the rule of the module docstring)."""
     script = argv[1] if len(argv) > 1 else ""
+    if script.endswith("check_estimator.py"):
+        out = [TINY_CHECK.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
+        return out + TINY_NB201 if out[out.index("--space") + 1] == "nb201" else out
     if not script.endswith(("run_nsga.py", "evaluate.py")):
         return argv
     out, given = [], set()

@@ -83,7 +83,7 @@ def test_resume_does_not_repeat_recorded_evaluations(small_run, tmp_path):
         (["--pop-size", "ten"], "invalid int value"),
         (["-S", "layers=2"], "layers must be at least 3"),
         (["-S", "depth=2"], "unknown space option 'depth' (known: blocks, init_channels, layers)"),
-        (["-E", "head=svm"], "unknown head 'svm'"),
+        (["--estimator", "rwe", "-E", "head=svm"], "unknown head 'svm'"),
         (["-E", "n_train"], "is not KEY=VALUE"),
         (["-E", "seed=3"], "unknown estimator option 'seed'"),
         (["--device", "tpu"], "unknown --device"),
@@ -211,7 +211,7 @@ def test_search_with_early_stopped_training(tmp_path):
 
 def test_default_scoring_sizes_shrink_to_the_dataset_and_are_recorded(tmp_path):
     out = tmp_path / "nb201"
-    argv = ["--space", "nb201", "--dataset", "digits", "-S", "channels=4", "-S", "cells_per_stage=1",
+    argv = ["--space", "nb201", "--dataset", "digits", "-S", "channels=4", "-S", "cells_per_stage=1", "--estimator", "rwe",
             "--pop-size", "2", "--generations", "1", "--no-progress", "--out", str(out)]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
