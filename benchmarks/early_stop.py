@@ -9,7 +9,7 @@ accuracy every half epoch the way that estimator does (batch-norm recalibration,
 eval mode). The curves are written to ``--curves`` (JSON, rewritten after each
 network). Without ``--generate`` the curves in ``--curves`` are reused.
 
-The replay feeds each curve, point by point, to ``monas.curves.CurveStopper`` (fit
+The replay feeds each curve, point by point, to ``monas.train.curves.CurveStopper`` (fit
 ``a - b**(c - x)`` from the 3rd point on, converged when the last 3 predictions lie
 within 0.5 points of their median) and stops at the first converged point (or, with
 ``--stop-below ACC``, once even the optimistic prediction is below ACC %). Reported:
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.estimator_correlation import sample_archs
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table
-from monas.curves import CurveStopper
+from monas.train.curves import CurveStopper
 from monas.data import load_dataset, scoring_data
 from monas.device import resolve_device
 from monas.estimators import ESTIMATORS

@@ -36,7 +36,7 @@ from scipy.stats import kendalltau, spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
-from monas.cli import parse_options  # noqa: E402
+from monas.cli.common import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monas.cli import parse_options  # noqa: E402
-from monas.search import SearchConfig, run  # noqa: E402
+from monas.cli.common import parse_options  # noqa: E402
+from monas.search.driver import SearchConfig, run  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
-from monas.search import SearchConfig, run  # noqa: E402
+from monas.search.driver import SearchConfig, run  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"

@@ -26,18 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
-from monas.cli import parse_options  # noqa: E402
+from monas.cli.common import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
-from monas.config import SearchConfig  # noqa: E402
+from monas.search.config import SearchConfig  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
-from monas.evaluation import Evaluation  # noqa: E402
-from monas.front import non_dominated, normalised_hypervolume  # noqa: E402
-from monas.objectives import parse_objectives  # noqa: E402
-from monas.problem import ArchitectureProblem  # noqa: E402
-from monas.runners import SerialRunner  # noqa: E402
-from monas.search import build_algorithm  # noqa: E402
+from monas.search.evaluation import Evaluation  # noqa: E402
+from monas.search.front import non_dominated, normalised_hypervolume  # noqa: E402
+from monas.search.objectives import parse_objectives  # noqa: E402
+from monas.search.problem import ArchitectureProblem  # noqa: E402
+from monas.search.runners import SerialRunner  # noqa: E402
+from monas.search.driver import build_algorithm  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 from search_spaces.nb201 import NB201_OPS  # noqa: E402
 

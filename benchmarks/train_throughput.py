@@ -1,4 +1,4 @@
-"""Training images per second of train_cifar's loop (``monas.train.train``) against a bare
+"""Training images per second of train_cifar's loop (``monas.train.loop.train``) against a bare
 PyTorch loop, same model, data, batch and device, in the same run.
 
 The bare loop is what one writes by hand: a shuffling DataLoader over the same
@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monas.augment import TensorImages, small_image_eval_transform, small_image_train_transform  # noqa: E402
+from monas.train.augmentation import TensorImages, small_image_eval_transform, small_image_train_transform  # noqa: E402
 from monas.data import load_dataset  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
-from monas.train import TrainConfig, evaluate, train  # noqa: E402
+from monas.train.loop import TrainConfig, evaluate, train  # noqa: E402
 from search_spaces.darts.genotypes import parse_genotype  # noqa: E402
 from search_spaces.darts.model import NetworkCIFAR  # noqa: E402
 
@@ -76,7 +76,7 @@ def bare_loop(net: nn.Module, train_set, test_set, config: TrainConfig, device: 
 
 
 def monas_loop(net: nn.Module, train_data, test_data, config: TrainConfig, device: torch.device) -> float:
-    """Seconds for the same epoch and evaluation through monas.train.train."""
+    """Seconds for the same epoch and evaluation through monas.train.loop.train."""
     start = time.perf_counter()
     train(net, train_data, test_data, config, device)
     if device.type == "cuda":

@@ -4,7 +4,7 @@ Wall-clock on a shared machine is noisy; the minor page faults and the CPU secon
 the process that runs an evaluation are much less so. The same DARTS network is
 evaluated ``--repeats`` times (after one warm-up run) in this process and in a worker
 of the local cluster that
-``--workers 2`` starts (``monas.runners.make_runner``), which is where Dask's worker
+``--workers 2`` starts (``monas.search.runners.make_runner``), which is where Dask's worker
 environment used to make every evaluation 2-3x dearer (see docs/benchmarks.md).
 
     python benchmarks/worker_overhead.py [-S init_channels=8 -S layers=5] [--without-fix]
@@ -27,11 +27,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.parallel_speedup import DEFAULT_DATA  # noqa: E402
-from monas.cli import parse_options  # noqa: E402
+from monas.cli.common import parse_options  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
-from monas.evaluation import Evaluation, Evaluator  # noqa: E402
-from monas.runners import WORKER_ENVIRON, make_runner  # noqa: E402
+from monas.search.evaluation import Evaluation, Evaluator  # noqa: E402
+from monas.search.runners import WORKER_ENVIRON, make_runner  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def measured(evaluate: Evaluator, genome: np.ndarray, generation: int) -> Evalua
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--without-fix", action="store_true", help="start workers without monas.runners.WORKER_ENVIRON, "
+    p.add_argument("--without-fix", action="store_true", help="start workers without monas.search.runners.WORKER_ENVIRON, "
                    "as Dask alone would, to show what it fixes")
     p.add_argument("--repeats", type=int, default=3, help="measured evaluations in each place")
     p.add_argument("-S", "--space-option", action="append", metavar="KEY=VALUE", help="darts option (init_channels=8 layers=5)")

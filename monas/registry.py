@@ -4,7 +4,7 @@ A new space or estimator registers itself with a decorator in its own module; th
 driver never names concrete classes. A registry imports the modules that fill it (its
 ``home``) on first use, so that importing a command's module stays cheap; what the
 registry holds can also be read from their source without importing them
-(``monas.catalog``), which is how ``--help`` lists it.
+(``monas.cli.catalog``), which is how ``--help`` lists it.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Registry(Generic[T]):
 
     ``home`` is the module or package whose import registers every factory (a package
     imports all its modules); ``symbol`` is the name the registry has there, which
-    ``monas.catalog`` looks for in the source."""
+    ``monas.cli.catalog`` looks for in the source."""
 
     def __init__(self, kind: str, home: str, symbol: str) -> None:
         self.kind = kind

@@ -33,7 +33,7 @@ def shared_data(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory) -> Path:
     """A finished 2-generation digits search (run once per session)."""
-    from monas.cli import main
+    from monas.cli.nsga import main
 
     out = tmp_path_factory.mktemp("runs") / "digits"
     assert main([*SMALL_RUN_ARGS, "--out", str(out)]) == 0

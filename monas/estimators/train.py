@@ -5,7 +5,7 @@ The recipe is NAS-Bench-201's, shortened: SGD with Nesterov momentum 0.9, weight
 5e-4, cosine learning-rate decay to zero, batches of 128, no data augmentation.
 
 With ``early_stop="curve"`` training ends early once the PEng4NN engine
-(``monas.curves``) has a converged prediction of the final validation accuracy.
+(``monas.train.curves``) has a converged prediction of the final validation accuracy.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monas.curves import CurveStopper
+from monas.train.curves import CurveStopper
 from monas.data import ScoringData
 from monas.estimators.base import EstimationError, Estimator, deterministic_kernels
 from monas.registry import ESTIMATORS
@@ -115,7 +115,7 @@ class ShortTraining(Estimator):
                 return stopper.update(epoch, 100.0 - errors[-1])
 
             if self.train(net, data, checkpoint) < self.epochs:
-                # The curve may extrapolate beyond [0, 100] % (see monas.curves).
+                # The curve may extrapolate beyond [0, 100] % (see monas.train.curves).
                 return 100.0 - min(100.0, max(0.0, stopper.prediction))
             return errors[-1]
 

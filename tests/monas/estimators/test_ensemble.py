@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from monas.cli import main
+from monas.cli.nsga import main
 from monas.data import load_dataset, scoring_data
 from monas.estimators import ESTIMATORS, EstimationError
 from monas.registry import UnknownNameError

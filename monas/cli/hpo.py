@@ -1,0 +1,354 @@
+"""The ``run_hpo`` command: tune the training hyperparameters and augmentation of one
+DARTS genotype with NOMAD (``monas.tune.nomad``), then train it with the best configuration.
+
+Trials train on ``--n-train - --n-val`` training images and are scored on the other
+``--n-val`` (the test split is never seen while tuning); the final training uses all
+``--n-train`` images and reports the accuracy on ``--n-test`` test images. With
+``--proxy prune:R`` every trial trains a copy of the network with a share R of its
+channels removed (``monas.tune.pruning``), and the full network is trained only at the end.
+``--haet`` follows the HAET challenge's protocol: 500 training and 100 test images per
+class, every trial (and the final training) trains for ``--trial-budget`` seconds with
+the learning-rate schedule fitted to that time.
+
+``--out`` holds ``config.json``, ``trials.jsonl`` (one line per trial, appended and
+fsynced), ``best.json``, ``best_flags.txt`` (the ``train_cifar.py`` flags of the best
+configuration) and ``final.json`` (the full network's result).
+
+Everything (flags, genotype, folder, device, dataset: the images used are decoded up
+front; with ``--resume`` the recorded config.json and trials.jsonl) is checked before
+anything is written. The folder is locked while tuning writes it. ``--overwrite``
+moves the old run aside and deletes it only once the first new trial is logged; a
+start that fails before that leaves the folder as it was, and a folder whose
+config.json has no trial logged (a start killed early) holds no run and is reused.
+``--resume`` of a finished run (``final.json``) with the same budgets changes nothing
+and says so; a larger ``--time-budget`` or ``--max-trials`` continues it.
+
+Exit codes: 0 done, 2 bad input (one line on stderr, no earlier result changed),
+130 interrupted (continue with ``--resume``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from monas.cli.common import OneLineParser, UsageError, known_names, run_command
+from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
+from monas.search.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
+from monas.registry import DATASETS
+from monas.train.config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS, TrainConfig
+from monas.cli.train import (
+    OUTPUTS as TRAIN_OUTPUTS,
+    add_source_flags,
+    check_cells,
+    check_network_size,
+    genotypes_from_args,
+    out_path,
+    read_json_object,
+    usable_device,
+)
+from search_spaces.darts.genotypes import parse_genotype
+
+if TYPE_CHECKING:
+    import torch
+
+    from search_spaces.base import InputSpec
+
+PROG = "run_hpo"
+FINAL = "final.json"
+HPO_FILES = ("config.json", TRIALS, BEST, BEST_FLAGS, FINAL)
+# Files of the other commands' runs (a search, a training): never replaced by a tuning run.
+FOREIGN = (ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, *TRAIN_OUTPUTS)
+HAET_PER_CLASS = (500, 100)  # training and test images per class
+RESUME_CHANGES = ("time_budget", "max_trials", "device")
+MAX_TRIALS = 1_000_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = OneLineParser(
+        prog=PROG,
+        description="Tune the training hyperparameters and data augmentation of a DARTS genotype with NOMAD "
+        "under a wall-clock budget, then train it with the best configuration. Writes config.json, trials.jsonl, "
+        "best.json, best_flags.txt (train_cifar.py flags) and final.json into --out.",
+    )
+    add_source_flags(p)
+    p.add_argument("--space", default="darts", choices=("darts",), help="search space of the genotype (darts)")
+    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
+    p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
+    p.add_argument("--n-train", type=int, help="training images used (default 5000; class-stratified)")
+    p.add_argument("--n-val", type=int, help="of these, images held out to score trials (default n-train / 5)")
+    p.add_argument("--n-test", type=int, help="test images for the final accuracy (default 1000)")
+    p.add_argument("--init-channels", type=int, default=16, help="channels of the first cells (default 16)")
+    p.add_argument("--layers", type=int, default=8, help="cells (default 8)")
+    p.add_argument("--time-budget", type=float, default=3600.0, help="seconds of tuning in all (default 3600)")
+    p.add_argument("--max-trials", type=int, help="at most this many trials (default: no limit)")
+    p.add_argument("--min-epochs", type=int, default=1, help="fewest epochs a trial may train (default 1)")
+    p.add_argument("--max-epochs", type=int, default=10, help="most epochs a trial may train (default 10)")
+    p.add_argument("--proxy", default="none", help="none, or prune:R: tune on a copy with a share R of the channels "
+                   "removed (0 < R < 1), then train the full network")
+    p.add_argument("--early-stop", choices=("none", "curve"), default="none",
+                   help="curve: stop a trial once its learning-curve prediction has converged; the predicted final "
+                   "accuracy is its score")
+    p.add_argument("--haet", action="store_true", help="the HAET protocol: 500 training / 100 test images per class, "
+                   "each trial trains for --trial-budget seconds with the schedule fitted to it")
+    p.add_argument("--trial-budget", type=float, help="with --haet: seconds of training per trial (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="seed of NOMAD, the weights and the subsets (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--out", default="runs/hpo", help="output folder (default runs/hpo)")
+    p.add_argument("--resume", action="store_true", help="continue the tuning in --out (may raise --time-budget "
+                   "and --max-trials); logged trials are replayed, not re-run")
+    p.add_argument("--overwrite", action="store_true", help="replace a tuning run already in --out")
+    return p
+
+
+def proxy_ratio(spec: str) -> float | None:
+    """The pruning ratio of ``--proxy prune:R`` (None for ``none``)."""
+    if spec == "none":
+        return None
+    kind, sep, value = spec.partition(":")
+    try:
+        ratio = float(value) if kind == "prune" and sep else None
+    except ValueError:
+        ratio = None
+    if ratio is None or not 0 < ratio < 1:
+        raise UsageError(f"--proxy must be none or prune:R with 0 < R < 1, got {spec!r}")
+    return ratio
+
+
+def settings_from_args(args: argparse.Namespace) -> dict:
+    """The run's settings (what config.json records), validated."""
+    if args.haet:
+        if args.n_train is not None or args.n_test is not None:
+            raise UsageError("--haet fixes the subsets (500 training and 100 test images per class); drop --n-train/--n-test")
+        if args.early_stop != "none":
+            raise UsageError("--early-stop curve needs a number of epochs to predict; --haet trains for a fixed time")
+        trial_budget = 60.0 if args.trial_budget is None else args.trial_budget
+        if not trial_budget > 0:
+            raise UsageError(f"--trial-budget must be positive, got {trial_budget}")
+    elif args.trial_budget is not None:
+        raise UsageError("--trial-budget applies only with --haet")
+    else:
+        trial_budget = None
+    (_, pick), *more = genotypes_from_args(args)
+    if more:
+        raise UsageError("run_hpo tunes one genotype; give one --genotype or a --pick that selects one member")
+    settings = {
+        "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": 5000 if args.n_train is None else args.n_train,
+        "n_val": args.n_val, "n_test": 1000 if args.n_test is None else args.n_test, "init_channels": args.init_channels,
+        "layers": args.layers, "time_budget": args.time_budget, "max_trials": args.max_trials,
+        "min_epochs": args.min_epochs, "max_epochs": args.max_epochs, "proxy": proxy_ratio(args.proxy),
+        "early_stop": args.early_stop, "haet": args.haet, "trial_budget": trial_budget, "seed": args.seed,
+        "device": args.device,
+    }
+    if settings["n_val"] is None:
+        settings["n_val"] = settings["n_train"] // 5
+    if not 1 <= settings["n_val"] < settings["n_train"] or settings["n_test"] < 1:
+        raise UsageError("need 1 <= --n-val < --n-train and --n-test >= 1")
+    for flag, seconds in (("--time-budget", args.time_budget), ("--trial-budget", trial_budget)):
+        if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+            raise UsageError(f"{flag} must be positive and at most {MAX_SECONDS:g} seconds, got {seconds}")
+    if args.max_trials is not None and not 1 <= args.max_trials <= MAX_TRIALS:
+        raise UsageError(f"--max-trials must be between 1 and {MAX_TRIALS}, got {args.max_trials}")
+    if not 1 <= args.min_epochs <= args.max_epochs <= MAX_EPOCHS:
+        raise UsageError(f"need 1 <= --min-epochs <= --max-epochs <= {MAX_EPOCHS}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    check_cells(args.init_channels, args.layers)
+    return settings
+
+
+@dataclass
+class TuningPlan:
+    """What to do with ``--out``: ``finished`` (a finished run to leave as it is), or
+    tune into it, continuing the logged trials (``resume``) or from scratch after moving
+    the old files ``replace`` aside; ``write_config`` when config.json is to be written."""
+
+    finished: bool = False
+    resume: bool = False
+    replace: tuple[str, ...] = ()
+    write_config: bool = True
+
+
+def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
+    """Check ``--out`` for tuning with ``settings`` (changing nothing): a writable folder,
+    no symbolic link, no other kind of run; a run already there is refused unless
+    ``--overwrite`` or ``--resume`` (its config.json must match ``settings`` but for
+    RESUME_CHANGES, and its trials.jsonl must be readable). A config.json with no trial
+    logged is a start that never ran: the folder is used as if empty."""
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
+    out = out_path(args.out)
+    check_writable_folder(out)
+    refuse_links(out, [*HPO_FILES, LOCK_FILE])
+    foreign = [name for name in FOREIGN if (out / name).exists()] if out.is_dir() else []
+    if foreign:
+        raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
+    existing = tuple(name for name in HPO_FILES if (out / name).exists())
+    if args.resume:
+        from monas.tune.nomad import Trial
+
+        RunRecord.open(out)
+        read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
+        recorded = read_json_object(out / "config.json")
+        for key, value in settings.items():
+            if key not in RESUME_CHANGES and recorded.get(key) != value:
+                raise UsageError(f"{out} tunes with {key}={recorded.get(key)!r}, not {value!r}; "
+                                 "resume with the run's own settings")
+        same_budget = all(recorded.get(key) == settings[key] for key in ("time_budget", "max_trials"))
+        if (out / FINAL).exists() and same_budget:
+            return TuningPlan(finished=True)
+        return TuningPlan(resume=True, write_config=any(recorded.get(k) != settings[k] for k in RESUME_CHANGES))
+    logged = (out / TRIALS).exists() and (out / TRIALS).stat().st_size > 0
+    if (logged or (out / FINAL).exists()) and not args.overwrite:
+        raise RunDirError(f"--out {out} already holds a run ({TRIALS}); pass --resume to continue it or --overwrite "
+                          "to replace it")
+    return TuningPlan(replace=existing)
+
+
+def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from monas.data import stratified_split
+
+    if n >= len(labels):
+        return np.arange(len(labels))
+    return stratified_split(labels, n, len(labels) - n, seed)[0]
+
+
+def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
+    from monas.complexity import count_complexity
+
+    macs, params = count_complexity(net, spec)
+    return {"macs": macs, "params": params}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``experiments/run_hpo.py`` and the ``monas-hpo`` console script."""
+
+    def work() -> int:
+        args = build_parser().parse_args(argv)
+        settings = settings_from_args(args)
+        out_path(args.out)
+        return plan_and_tune(args, settings)
+
+    return run_command(PROG, work, "continue with --resume")
+
+
+def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
+    """Check the device, the dataset and the network, plan ``--out``, decode the images,
+    then tune and train (the part of ``main`` that needs torch, imported here once the
+    flags are checked); the exit code."""
+    import torch
+
+    from monas.data import load_dataset, stratified_split
+    from search_spaces.darts.model import NetworkCIFAR
+
+    device = usable_device(settings["device"])
+    train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
+    test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
+    spec = train_images.spec
+    if spec.resolution % 4:
+        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
+    if settings["haet"]:
+        n_classes = len(train_images.classes)
+        settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
+        settings["n_val"] = settings["n_train"] // 5
+    check_network_size(lambda: NetworkCIFAR(parse_genotype(settings["genotype"]), settings["init_channels"],
+                                            settings["layers"], spec.num_classes, spec.channels), "the network")
+    plan = plan_out(args, settings)
+    if plan.finished:
+        print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
+              "(raise --time-budget or --max-trials to tune on)", flush=True)
+        return 0
+    seed = settings["seed"]
+    fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
+                                        settings["n_val"], seed)
+    test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
+
+    def tensors(images, idx):
+        return images.images(idx), torch.from_numpy(images.labels[idx])
+
+    # Decoded before anything is written: an unreadable image is reported with the earlier run untouched.
+    fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
+    all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
+    test = tensors(test_images, test_idx)
+    with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
+        if plan.write_config:
+            RunRecord(Path(args.out)).write_config(settings)
+        return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
+
+
+def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.device, spec: InputSpec, data: tuple,
+                    n_test: int, start: RunClaim) -> int:
+    """Tune, write best.json and best_flags.txt, train the full network with the best
+    configuration and write final.json; ``start.start()`` once a trial is logged."""
+    import torch
+
+    from monas.tune.pruning import prune
+    from monas.train.loop import train
+    from monas.tune.nomad import TrainingObjective, training_space, tune, write_best
+    from search_spaces.darts.model import NetworkCIFAR
+
+    fit, val, all_train, test = data
+    seed = settings["seed"]
+    genotype = parse_genotype(settings["genotype"])
+    torch.manual_seed(seed)
+    network = NetworkCIFAR(genotype, settings["init_channels"], settings["layers"], spec.num_classes, spec.channels)
+    full_cost = _complexity(network, spec)
+    trial_network, proxy_cost = network, None
+    if settings["proxy"] is not None:
+        trial_network = prune(network, settings["proxy"], fit[0][:2].float())
+        proxy_cost = _complexity(trial_network, spec)
+        print(f"{PROG}: proxy prune:{settings['proxy']}: {proxy_cost['macs'] / 1e6:.2f}M MACs, "
+              f"{proxy_cost['params'] / 1e6:.3f}M params; full network {full_cost['macs'] / 1e6:.2f}M MACs, "
+              f"{full_cost['params'] / 1e6:.3f}M params", flush=True)
+
+    haet = settings["haet"]
+    space = training_space(settings["min_epochs"], settings["max_epochs"], tune_epochs=not haet)
+    base = TrainConfig(
+        epochs=settings["min_epochs"], auxiliary_weight=0.0, seed=seed,
+        time_budget=settings["trial_budget"], loader_workers=0 if device.type == "cpu" else 2,
+    )
+    objective = TrainingObjective(trial_network, fit, val, base, device, early_stop=settings["early_stop"] == "curve",
+                                  info={"proxy": settings["proxy"], **(proxy_cost or full_cost)})
+    result = tune(objective, space, args.out, time_budget=settings["time_budget"],
+                  max_trials=settings["max_trials"], seed=seed, log=lambda line: print(f"{PROG}: {line}", flush=True),
+                  on_trial=lambda trial: start.start())
+    ok = sum(t.status == "ok" for t in result.trials)
+    print(f"{PROG}: tuning stopped ({result.stop_reason}) after {len(result.trials)} trials ({ok} ok) "
+          f"in {result.seconds:.0f}s", flush=True)
+    if result.best is None:
+        raise RunDirError(f"no trial succeeded; see {Path(args.out) / TRIALS}")
+    best = result.best
+    config = objective.config(best.values)
+    config.eval_every = float(config.epochs)
+    write_best(args.out, best, config)
+    print(f"{PROG}: best trial {best.number}: validation error {best.objective:.2f}%; flags: "
+          f"{(Path(args.out) / BEST_FLAGS).read_text().strip()}", flush=True)
+
+    final = train(copy.deepcopy(network), all_train, test, config, device)
+    summary = {
+        "test_accuracy": final.test_accuracy, "epochs": final.epochs, "train_seconds": final.train_seconds,
+        "seconds_per_epoch": final.train_seconds / final.epochs, **full_cost,
+        "best_trial": best.number, "tuning_seconds": result.seconds, "trials": len(result.trials),
+        "stop_reason": result.stop_reason,
+        "proxy": None if proxy_cost is None else {
+            "ratio": settings["proxy"], **proxy_cost, "seconds_per_epoch": best.info.get("seconds_per_epoch")},
+    }
+    atomic_write(Path(args.out) / FINAL, json.dumps(summary, indent=2) + "\n")
+    rows = [("full network", full_cost, summary["seconds_per_epoch"])]
+    if proxy_cost is not None:
+        rows.append((f"proxy prune:{settings['proxy']}", proxy_cost, best.info.get("seconds_per_epoch")))
+    for label, cost, per_epoch in rows:
+        print(f"{PROG}: {label:>18}: {cost['macs'] / 1e6:9.2f}M MACs {cost['params'] / 1e6:7.3f}M params "
+              f"{per_epoch:7.2f}s/epoch (best configuration)", flush=True)
+    print(f"{PROG}: full network trained with the best configuration: test accuracy {final.test_accuracy:.2f}% "
+          f"({n_test} test images, {final.epochs:.2f} epochs); results in {args.out}", flush=True)
+    return 0

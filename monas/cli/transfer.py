@@ -1,0 +1,195 @@
+"""The ``transfer_imagenet`` command: train the ImageNet form of DARTS genotypes (the
+DARTS ImageNet network, stride-2 stems) on an ImageNet-layout folder, with
+DistributedDataParallel under torchrun, or as submitit jobs (one per genotype) on
+SLURM or locally.
+
+``--data-dir`` holds ``train/<wnid>/*`` and ``val/<wnid>/*`` (the standard ImageNet
+layout; ``../shared/data/tiny-imagenet`` for smoke runs). Each genotype's folder gets
+``run.json``, ``metrics.csv`` (top-1, top-5 per evaluation), ``checkpoint.pt`` (every
+epoch, every ``--checkpoint-every-steps`` steps, and on SIGTERM/SIGUSR1) and
+``result.json``. Submitted jobs resume from their checkpoint when SLURM requeues them
+after preemption or a time-out.
+
+Everything is checked before anything is written, as in ``train_cifar``: flags,
+genotypes, folders, the device (when training here), the cluster (``sbatch`` for
+``--submit slurm``) and the ImageFolder trees. Images are decoded as training reads
+them: a corrupt one stops the run with one line naming the file, or, with
+``--skip-bad-images``, every image is decoded once up front and the unreadable ones are
+left out and counted. Only rank 0 writes, and holds the folder's lock.
+
+Exit codes: 0 done (or jobs submitted), 2 bad input (one line on stderr, nothing
+submitted, no earlier result changed), 130 interrupted or preempted (continue with
+``--resume``).
+
+This module imports no torch: ``--help`` and bad flags are answered at once, and the
+work (``monas.cli.transfer_job``: torch, torchvision, submitit) is imported once the flags are
+checked.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from monas.cli.common import OneLineParser, UsageError, run_command
+from monas.cli.train import (
+    add_config_flags,
+    add_source_flags,
+    check_cells,
+    config_from_args,
+    genotypes_from_args,
+    listing,
+    out_path,
+    usable_device,
+)
+from monas.train.config import TrainConfig
+
+PROG = "transfer_imagenet"
+# DARTS's ImageNet recipe (label smoothing 0.1, weight decay 3e-5, auxiliary weight 0.4,
+# clipping at 5, 250 epochs, batch 128, lr 0.1, no drop-path or cutout) with PC-DARTS's
+# warm-up then linear decay in place of DARTS's 0.97-per-epoch steps.
+IMAGENET_DEFAULTS = TrainConfig(
+    epochs=250, batch_size=128, lr=0.1, weight_decay=3e-5, label_smoothing=0.1, drop_path=0.0, auxiliary_weight=0.4,
+    grad_clip=5.0, warmup_epochs=5, schedule="linear", crop_padding=0, cutout=0, checkpoint_every_steps=1000,
+    loader_workers=8,
+)
+MAX_IMAGE_SIZE = 2048
+
+
+@dataclass
+class TransferSpec:
+    """Everything one genotype's ImageNet training needs (picklable, for submitit)."""
+
+    name: str
+    arch: str
+    out: str
+    data_dir: str
+    image_size: int
+    init_channels: int
+    layers: int
+    train_limit: int | None
+    val_limit: int | None
+    config: TrainConfig
+    device: str
+    describe: dict
+    resume: bool
+    skip_bad_images: bool = False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = OneLineParser(
+        prog=PROG,
+        description="Train the ImageNet form of DARTS genotypes (--genotype, or Pareto members of a search run: --run "
+        "--pick) with DDP: run under torchrun, or submit one job per genotype through submitit (--submit slurm).",
+    )
+    add_source_flags(p)
+    p.add_argument("--data-dir", help="ImageNet-layout folder with train/<wnid>/ and val/<wnid>/")
+    p.add_argument("--image-size", type=int, default=224, help="training and evaluation crop size (default 224)")
+    p.add_argument("--init-channels", type=int, default=48, help="channels of the first cells (default 48, mobile setting)")
+    p.add_argument("--layers", type=int, default=14, help="cells (default 14, mobile setting)")
+    p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
+    p.add_argument("--val-limit", type=int, help="evaluate on this many validation images (a seeded random subset)")
+    add_config_flags(p, IMAGENET_DEFAULTS)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
+    p.add_argument("--out", default="runs/imagenet", help="output folder; several genotypes get one subfolder each "
+                   "(default runs/imagenet)")
+    p.add_argument("--resume", action="store_true", help="continue the run(s) in --out from their checkpoints")
+    p.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
+    p.add_argument("--submit", choices=("none", "local", "slurm"), default="none",
+                   help="none: train here (under torchrun for several processes); local or slurm: one submitit job "
+                   "per genotype (local waits for them) (default none)")
+    p.add_argument("--nodes", type=int, default=1, help="nodes per job (default 1)")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node, one process each; 0 = one CPU process "
+                   "(default 8)")
+    p.add_argument("--cpus-per-task", type=int, default=10, help="CPU cores per process (default 10)")
+    p.add_argument("--partition", help="SLURM partition")
+    p.add_argument("--time", type=int, default=24 * 60, help="time limit per job in minutes; jobs that reach it are "
+                   "requeued and resume (default 1440)")
+    p.add_argument("--slurm-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra sbatch setting, e.g. account=myproj or constraint=a100; repeatable")
+    p.add_argument("--skip-bad-images", action="store_true", help="decode every chosen image once before training and "
+                   "leave out (and count) those that fail, instead of stopping at the first one")
+    return p
+
+
+def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
+    """One TransferSpec per chosen genotype, validated."""
+    config = config_from_args(args, IMAGENET_DEFAULTS)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
+    if args.data_dir is None:
+        raise UsageError("--data-dir is required (a folder with train/<wnid>/ and val/<wnid>/)")
+    missing = [split for split in ("train", "val") if not (Path(args.data_dir) / split).is_dir()]
+    if missing:
+        raise UsageError(f"--data-dir {args.data_dir} has no {missing[0]}/ folder (expected train/<wnid>/ and val/<wnid>/)")
+    check_cells(args.init_channels, args.layers)
+    if args.image_size < 32 or args.image_size % 32 or args.image_size > MAX_IMAGE_SIZE:
+        raise UsageError(f"--image-size must be a multiple of 32 (the network halves it 5 times) up to {MAX_IMAGE_SIZE}, "
+                         f"got {args.image_size}")
+    out_root = out_path(args.out)
+    check_cluster(args)
+    if args.submit != "slurm":  # a SLURM job's device is on the cluster, not here
+        usable_device(args.device)
+    chosen = genotypes_from_args(args)
+    specs = []
+    for name, pick in chosen:
+        describe = {
+            "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+            "data_dir": args.data_dir, "image_size": args.image_size, "train_limit": args.train_limit,
+            "val_limit": args.val_limit, "init_channels": args.init_channels, "layers": args.layers,
+            "config": dataclasses.asdict(config),
+        }
+        out = out_root if len(chosen) == 1 else out_root / name
+        specs.append(TransferSpec(name, pick.arch, str(out), args.data_dir, args.image_size, args.init_channels,
+                                  args.layers, args.train_limit, args.val_limit, config, args.device, describe,
+                                  args.resume, args.skip_bad_images))
+    return specs
+
+
+def check_cluster(args: argparse.Namespace) -> None:
+    """UsageError unless the job settings are in range and the cluster is reachable:
+    ``--submit local`` runs one node here; ``--submit slurm`` needs ``sbatch``."""
+    limits = {"nodes": (1, 1024), "gpus_per_node": (0, 64), "cpus_per_task": (1, 1024), "time": (1, 60 * 24 * 365)}
+    for name, (low, high) in limits.items():
+        value = getattr(args, name)
+        if not low <= value <= high:
+            raise UsageError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value}")
+    if args.submit == "local" and args.nodes != 1:
+        raise UsageError("--submit local runs on this machine; --nodes must be 1")
+    if args.submit == "slurm":
+        slurm_options(args.slurm_option)
+        if shutil.which("sbatch") is None:
+            raise UsageError("--submit slurm needs SLURM, but sbatch is not on PATH; run on a SLURM login node")
+    elif args.slurm_option or args.partition:
+        raise UsageError("--slurm-option and --partition apply only with --submit slurm")
+
+
+def slurm_options(pairs: list[str]) -> dict:
+    """``--slurm-option KEY=VALUE`` pairs as sbatch settings; UsageError for a malformed one."""
+    extra = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--slurm-option {pair!r} is not KEY=VALUE")
+        extra[key] = value
+    return extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``experiments/transfer_imagenet.py`` and the ``monas-transfer`` console script."""
+
+    def work() -> int:
+        args = build_parser().parse_args(argv)
+        if args.list:
+            print(listing(args, genotypes_from_args(args)))
+            return 0
+        specs = specs_from_args(args)
+        from monas.cli.transfer_job import run_specs  # torch, torchvision, submitit: once the flags are checked
+
+        return run_specs(specs, args)
+
+    return run_command(PROG, work, "continue with --resume")

@@ -1,0 +1,37 @@
+"""``SearchConfig``: everything that determines a search, in a module that imports
+nothing heavy (the commands parse and check their input before importing torch)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monas.search.objectives import parse_objectives
+
+DEFAULT_ESTIMATOR_WHY = (
+    "a rank sum of MeCo, MACs and SynFlow against 100 reference networks of the space, the best ranking of trained "
+    "accuracy measured on NAS-Bench-201 and DARTS-space networks (README: Estimators)"
+)
+
+
+@dataclass
+class SearchConfig:
+    """Everything that determines a search; recorded in config.json."""
+
+    out: str
+    space: str = "darts"
+    space_options: dict = field(default_factory=dict)
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    pop_size: int = 20
+    generations: int = 10
+    seed: int = 0
+    objectives: str = "error,macs"
+    estimator: str = "ensemble"
+    estimator_options: dict = field(default_factory=dict)
+    device: str = "auto"
+    workers: int = 1
+    scheduler: str | None = None
+    slurm: dict | None = None
+
+    def objective_names(self) -> list[str]:
+        """Names of the minimised objectives, in order."""
+        return [o.name for o in parse_objectives(self.objectives)]

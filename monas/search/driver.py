@@ -1,0 +1,353 @@
+"""``run(config)``: wires space, data, estimator, problem and NSGA-II, and owns the loop.
+
+Each generation: evaluate the offspring (new networks are appended to the archive as
+they finish), then write generations.csv, pareto.json, pareto.png and a checkpoint.
+A run resumes from its directory: the checkpoint (data, ``monas.search.state``) restores
+the algorithm and its random state, the archive answers every evaluation already made.
+
+Everything is checked before the run folder is touched; the folder is then locked
+(``monas.io.RunLock``) for the whole run. With ``overwrite`` the old run's files are set
+aside and deleted only once the new run has recorded its first network; a start that
+fails before that leaves the folder as it was.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.termination.max_gen import MaximumGenerationTermination
+
+import search_spaces
+from monas import estimators
+from monas.complexity import count_complexity
+from monas.search.config import SearchConfig
+from monas.data import SIZE_OPTIONS, fit_scoring_sizes, load_dataset, scoring_data
+from monas.device import resolve_device
+from monas.estimators import Estimator
+from monas.search.evaluation import Evaluation, Evaluator
+from monas.search.front import non_dominated, normalised_hypervolume
+from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
+from monas.search.objectives import OBJECTIVES, parse_objectives
+from monas.search.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
+from monas.search.plot import pareto_figure, run_labels
+from monas.search.problem import ArchitectureProblem
+from monas.search.record import ARCHIVE, CHECKPOINT, PARETO, RUN_FILES, RunRecord
+from monas.search.runners import make_runner
+from monas.search.state import capture, restore
+from search_spaces.base import ArchitectureError
+
+
+@dataclass
+class SearchResult:
+    """What a finished run found: its Pareto set and every evaluation."""
+
+    pareto: list[Evaluation]
+    evaluations: list[Evaluation]
+    generations: list[dict]
+
+
+def versions() -> dict:
+    """Versions of Python and of the libraries a result depends on."""
+    packages = ("torch", "torchvision", "pymoo", "thop", "numpy", "scikit-learn")
+    found = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def normalisation(space, spec, objective_names: list[str]) -> list[float]:
+    """Per-objective worst values used to normalise hypervolume: 100 % error, and the
+    largest MACs / params among the space's reference genomes."""
+    counts = [count_complexity(space.build(space.to_string(g), spec), spec) for g in space.reference_genomes()]
+    worst = {"error": 100.0, "macs": float(max(c[0] for c in counts)), "params": float(max(c[1] for c in counts))}
+    return [worst[name] for name in objective_names]
+
+
+def build_algorithm(space, pop_size: int) -> NSGA2:
+    """NSGA-II with operators for nominal integer genes and canonical duplicate elimination."""
+    return NSGA2(
+        pop_size=pop_size,
+        sampling=IntegerRandomSampling(),
+        crossover=UniformCrossover(prob=0.9),
+        mutation=RandomResetMutation(),
+        eliminate_duplicates=CanonicalDuplicateElimination(space.canonical),
+    )
+
+
+def fitted_estimator(name: str, options: dict, seed: int, available: int) -> Estimator:
+    """Estimator ``name`` with ``options``, its scoring subsets fitted to a training split
+    of ``available`` images (``monas.data.fit_scoring_sizes``): ``n_train``/``n_val``
+    the user set in ``options`` are kept (DatasetError when they do not fit), the
+    estimator's defaults shrink. An estimator whose constructor takes ``n_train`` and
+    ``n_val`` is created with the fitted sizes (so its recorded settings say them); for
+    one whose sizes follow from other settings, its ``n_train``/``n_val`` are set."""
+    options = dict(options)
+    estimator = estimators.ESTIMATORS.create(name, seed=seed, **options)
+    if not estimator.n_train:
+        return estimator
+    fixed = frozenset(k for k in SIZE_OPTIONS if k in options)
+    n_train, n_val = fit_scoring_sizes(estimator.n_train, estimator.n_val, available, fixed)
+    if (n_train, n_val) == (estimator.n_train, estimator.n_val):
+        return estimator
+    if set(SIZE_OPTIONS) <= set(inspect.signature(estimators.ESTIMATORS.get(name)).parameters):
+        return estimators.ESTIMATORS.create(name, seed=seed, **{**options, "n_train": n_train, "n_val": n_val})
+    estimator.n_train, estimator.n_val = n_train, n_val
+    return estimator
+
+
+def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log=print, progress: bool = True) -> SearchResult:
+    """Run (or, with ``resume``, continue) the search described by ``config``.
+
+    Every input (settings, run folder, dataset, cluster) is checked before the run folder
+    is changed, and everything that can be refused before the costly set-up (the space's
+    reference networks, decoding the scoring images, starting workers): the run folder,
+    then the dataset's size against the estimator's scoring subsets. Resuming a search
+    that has done all its generations changes nothing and says so; a larger
+    ``config.generations`` extends it."""
+    space = search_spaces.SPACES.create(config.space, **config.space_options)
+    objectives = parse_objectives(config.objectives)
+    names = [o.name for o in objectives]
+    out = Path(config.out)
+    if resume:
+        saved = _saved_run(out, config, space, objectives)
+        if not saved.algorithm.has_next():
+            log(f"{out} has finished its {len(saved.rows)} generations; nothing to do (raise --generations to extend it)")
+            return SearchResult(_front(saved.evaluations, names), saved.evaluations, saved.rows)
+    else:
+        RunRecord.check_new(out, overwrite)
+        refuse_links(out, RUN_FILES + (LOCK_FILE,))
+    images = load_dataset(config.dataset, config.data_dir, split="train")
+    estimator = fitted_estimator(config.estimator, config.estimator_options, config.seed, len(images))
+    spec = images.spec
+    device = resolve_device(config.device)
+    scale = normalisation(space, spec, names)
+    data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
+    evaluator = Evaluator(space, spec, estimator, data, device)
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    runner = make_runner(evaluator, workers=config.workers, scheduler=config.scheduler, gpus=gpus, slurm=config.slurm)
+    setup = _Setup(space, objectives, estimator, spec, device, scale, runner)
+    try:
+        return _search(config, setup, resume, overwrite, log, progress)
+    finally:
+        runner.close()
+
+
+@dataclass
+class _Setup:
+    """What ``run`` resolved before touching the run directory."""
+
+    space: object
+    objectives: tuple
+    estimator: object
+    spec: object
+    device: object
+    scale: list[float]
+    runner: object
+
+
+@dataclass
+class _Saved:
+    """A recorded run, read and checked: its algorithm restored, generation rows, archive."""
+
+    algorithm: NSGA2
+    rows: list[dict]
+    evaluations: list[Evaluation]
+
+
+def _new_algorithm(config: SearchConfig, space, objectives) -> NSGA2:
+    algorithm = build_algorithm(space, config.pop_size)
+    termination = MaximumGenerationTermination(config.generations)
+    algorithm.setup(ArchitectureProblem(space, objectives), termination=termination, seed=config.seed)
+    return algorithm
+
+
+def _saved_run(out: Path, config: SearchConfig, space, objectives) -> _Saved:
+    """The run in ``out`` restored for ``config``; RunDirError (nothing changed) when one
+    of its files is a link, tampered with, of an older monas or does not fit ``config``."""
+    record = RunRecord.open(out)
+    refuse_links(out, RUN_FILES + (LOCK_FILE,))
+    algorithm = _new_algorithm(config, space, objectives)
+    state = record.read_checkpoint()
+    rows = [] if state is None else restore(state, algorithm, str(out / CHECKPOINT))
+    if config.generations < len(rows):
+        raise RunDirError(f"--generations {config.generations} is fewer than the {len(rows)} generations {out} has done")
+    evaluations = record.read_archive()
+    names = [o.name for o in objectives]
+    for e in evaluations:
+        _check_evaluation(e, space, names, out / ARCHIVE)
+    if (out / PARETO).exists():
+        try:
+            pareto = record.read_pareto()
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RunDirError(f"{out / PARETO} is unreadable ({type(exc).__name__}); restore it, or delete it and resume") from None
+        if not (isinstance(pareto, dict) and isinstance(pareto.get("members"), list)):
+            raise RunDirError(f"{out / PARETO} is not a monas front (no members list); restore it, or delete it and resume")
+    return _Saved(algorithm, rows, evaluations)
+
+
+def _check_evaluation(e: Evaluation, space, names: list[str], where: Path) -> None:
+    """RunDirError unless archive entry ``e`` is a network of ``space`` whose objectives
+    are the finite numbers ``names``."""
+    try:
+        genome = np.asarray(e.genome, dtype=np.int64)
+        arch_ok = isinstance(e.arch, str) and space.canonical(genome) == e.arch
+    except (ArchitectureError, TypeError, ValueError, OverflowError):
+        arch_ok = False
+    if not arch_ok:
+        raise RunDirError(f"{where} holds {str(e.arch)[:60]!r}, which is not a network of this run's space with that genome")
+    values = e.objectives.values() if isinstance(e.objectives, dict) else ()
+    if not (isinstance(e.objectives, dict) and set(names) <= set(e.objectives)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+        raise RunDirError(f"{where} holds bad objectives for {e.arch[:60]!r}")
+
+
+def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool) -> SearchResult:
+    """The part of ``run`` that writes the run directory, with the runner started."""
+    claim = RunClaim(Path(config.out), fresh=not resume, files=RUN_FILES)
+    failed = True
+    try:
+        result = _search_claimed(config, setup, resume, overwrite, log, progress, claim)
+        failed = False
+        return result
+    finally:
+        claim.close(failed)
+
+
+def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool,
+                    claim: RunClaim) -> SearchResult:
+    space, objectives, spec, device, scale = setup.space, setup.objectives, setup.spec, setup.device, setup.scale
+    names = [o.name for o in objectives]
+    out = Path(config.out)
+    record = RunRecord(out)
+    if resume:
+        record.discard_interrupted_writes()
+        repair_torn_tail(out / ARCHIVE)
+        saved = _saved_run(out, config, space, objectives)  # again, now that no other process can write
+        algorithm, rows, evaluations = saved.algorithm, saved.rows, saved.evaluations
+        recorded = record.read_config()
+        if recorded["config"]["generations"] != config.generations:
+            recorded["config"]["generations"] = config.generations
+            record.write_config(recorded)
+    else:
+        claim.set_aside(RunRecord.check_new(out, overwrite))
+        record.write_config(
+            {
+                "config": asdict(config),
+                "estimator_knobs": setup.estimator.knobs(),
+                "scoring_images": {"n_train": setup.estimator.n_train, "n_val": setup.estimator.n_val},
+                "estimate": {"estimator": config.estimator, "error_in_percent": setup.estimator.error_in_percent},
+                "input": asdict(spec),
+                "device": str(device),
+                "hypervolume_scale": dict(zip(names, scale)),
+                "versions": versions(),
+                "command": sys.argv,
+            }
+        )
+        algorithm, rows, evaluations = _new_algorithm(config, space, objectives), [], []
+    labels = run_labels(record.read_config(), config.out)
+    problem: ArchitectureProblem = algorithm.problem
+    cache = {e.arch: e for e in evaluations}
+    # recomputed from the archive: runs of earlier versions recorded it on another scale
+    rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale)}
+            for row in rows]
+    bar = _ProgressBar(progress)
+
+    def on_evaluated(evaluation: Evaluation) -> None:
+        record.append_evaluation(evaluation)
+        claim.start()
+        evaluations.append(evaluation)
+        bar.update(evaluation)
+
+    problem.attach(setup.runner, on_evaluated, cache)
+    if resume:
+        log(f"resuming {config.out}: {len(rows)} generations done, {len(cache)} networks in the archive")
+    while algorithm.has_next():
+        generation = len(rows) + 1
+        problem.generation = generation
+        started = time.perf_counter()
+        bar.start(generation, config.generations, config.pop_size)
+        algorithm.next()
+        bar.close()
+        pareto = _front(evaluations, names)
+        rows.append(
+            {
+                "generation": generation,
+                "evaluations": len(evaluations),
+                "front_size": len(pareto),
+                "hypervolume": _hypervolume(pareto, names, scale),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        record.write_generations(rows)
+        record.write_pareto(_pareto_json(pareto, names))
+        figure = pareto_figure(evaluations, names, labels)
+        record.write_figure(figure)
+        figure.clf()
+        record.write_checkpoint(capture(algorithm, rows))
+        best = min((e.objectives["error"] for e in pareto), default=float("nan"))
+        best_text = f"best error {best:.2f}%" if setup.estimator.error_in_percent else f"best {config.estimator} {best:.3f}"
+        row = rows[-1]
+        log(
+            f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
+            f"hv {row['hypervolume']:.4f}  {best_text}  {row['seconds']:.1f}s"
+        )
+    return SearchResult(_front(evaluations, names), evaluations, rows)
+
+
+def _hypervolume(evaluations: list[Evaluation], names: list[str], scale: list[float]) -> float:
+    """``normalised_hypervolume`` of the front of ``evaluations``, rounded for the record."""
+    F = np.array([[e.objectives[n] for n in names] for e in _front(evaluations, names)]).reshape(-1, len(names))
+    return round(normalised_hypervolume(F, scale), 6)
+
+
+def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:
+    ok = [e for e in evaluations if e.status == "ok"]
+    F = np.array([[e.objectives[n] for n in names] for e in ok]).reshape(-1, len(names))
+    members = [ok[i] for i in non_dominated(F)]
+    return sorted(members, key=lambda e: ([e.objectives[n] for n in names[1:] + names[:1]], e.arch))
+
+
+def _pareto_json(pareto: list[Evaluation], names: list[str]) -> dict:
+    return {
+        "objectives": names,
+        "units": {n: OBJECTIVES[n].unit for n in ("error", "macs", "params")},
+        "members": [
+            {"arch": e.arch, "genome": e.genome, "objectives": e.objectives, "generation": e.generation} for e in pareto
+        ],
+    }
+
+
+class _ProgressBar:
+    """A tqdm bar per generation on stderr (silent when disabled or not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+
+    def start(self, generation: int, generations: int, total: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=f"gen {generation}/{generations}", unit="net", leave=False, disable=None)
+
+    def update(self, evaluation: Evaluation) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(error=f"{evaluation.objectives['error']:.1f}%", refresh=False)
+            self._bar.update()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,51 @@
+import numpy as np
+from pymoo.core.population import Population
+from pymoo.core.problem import Problem
+
+from monas.search.operators import CanonicalDuplicateElimination, RandomResetMutation, UniformCrossover
+from search_spaces import SPACES
+
+SPACE = SPACES.create("darts")
+LOWER, UPPER = SPACE.bounds
+PROBLEM = Problem(n_var=SPACE.n_var, n_obj=2, xl=LOWER, xu=UPPER, vtype=int)
+
+
+def random_genomes(n, seed=0):
+    return np.random.default_rng(seed).integers(LOWER, UPPER + 1, size=(n, SPACE.n_var))
+
+
+def test_mutation_stays_in_bounds_and_always_changes_a_mutated_gene():
+    X = random_genomes(500)
+    Y = RandomResetMutation(prob_var=0.5)._do(PROBLEM, X, random_state=np.random.default_rng(1))
+    assert ((Y >= LOWER) & (Y <= UPPER)).all()
+    changed = Y != X
+    assert 0.4 < changed.mean() < 0.6  # about prob_var of the genes, none redrawn to itself
+    # every allowed value of a wide gene is reachable
+    assert set(Y[:, 0]) == set(range(UPPER[0] + 1))
+
+
+def test_mutation_is_reproducible_from_the_random_state():
+    X = random_genomes(50)
+    a = RandomResetMutation()._do(PROBLEM, X, random_state=np.random.default_rng(7))
+    b = RandomResetMutation()._do(PROBLEM, X, random_state=np.random.default_rng(7))
+    assert (a == b).all()
+
+
+def test_crossover_children_take_each_gene_from_a_parent():
+    parents = random_genomes(2, seed=3)[None]  # (n_parents=1 mating, ...) -> reshape below
+    X = np.stack([parents[0][:1], parents[0][1:]])  # (2 parents, 1 mating, n_var)
+    children = UniformCrossover()._do(PROBLEM, X, random_state=np.random.default_rng(0))
+    for child in children[:, 0]:
+        assert ((child == X[0, 0]) | (child == X[1, 0])).all()
+
+
+def test_duplicates_are_judged_by_the_network_not_the_genome():
+    genome = random_genomes(1)[0]
+    swapped = genome.reshape(-1, 2, 2)[:, ::-1].reshape(-1)  # same network, other gene order
+    assert not (swapped == genome).all()
+    other = random_genomes(1, seed=9)[0]
+    pop = Population.new(X=np.array([genome, swapped, other]))
+    kept = CanonicalDuplicateElimination(SPACE.canonical).do(pop)
+    assert len(kept) == 2
+    against = CanonicalDuplicateElimination(SPACE.canonical).do(Population.new(X=np.array([other])), pop)
+    assert len(against) == 0

@@ -1,0 +1,130 @@
+"""The NSGA-II state as data: captured after any generation and restored into a fresh
+algorithm, the search continues exactly as without the interruption; a crafted state
+is refused with one line."""
+import copy
+import json
+import zlib
+
+import pytest
+from pymoo.termination.max_gen import MaximumGenerationTermination
+
+import search_spaces
+from monas.search.evaluation import Evaluation
+from monas.io import RunDirError
+from monas.search.objectives import parse_objectives
+from monas.search.problem import ArchitectureProblem
+from monas.search.driver import build_algorithm
+from monas.search.state import capture, restore
+
+SPACE = search_spaces.SPACES.create("darts", init_channels=4, layers=3)
+OBJECTIVES = parse_objectives("error,macs")
+
+
+def runner(jobs):
+    """Made-up objectives from the architecture's checksum (no networks built)."""
+    for genome, generation in jobs:
+        arch = SPACE.canonical(genome)
+        h = zlib.crc32(arch.encode()) % 1000
+        yield Evaluation(arch=arch, genome=[int(g) for g in genome], objectives={"error": h / 10, "macs": float(h % 37),
+                         "params": 1.0}, seconds=0.0, generation=generation)
+
+
+def fresh(generations):
+    algorithm = build_algorithm(SPACE, 6)
+    problem = ArchitectureProblem(SPACE, OBJECTIVES)
+    algorithm.setup(problem, termination=MaximumGenerationTermination(generations), seed=1)
+    problem.attach(runner, lambda e: None, {})
+    return algorithm
+
+
+def rows(n):
+    return [{"generation": k, "evaluations": 6 * k, "front_size": 2, "hypervolume": 0.5, "seconds": 0.1} for k in range(1, n + 1)]
+
+
+def snapshots(algorithm):
+    """The state, as JSON text, after each remaining generation."""
+    found = []
+    while algorithm.has_next():
+        algorithm.next()
+        found.append(json.dumps(capture(algorithm, rows(algorithm.n_iter - 1)), sort_keys=True, allow_nan=False))
+    return found
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    return snapshots(fresh(6))
+
+
+@pytest.mark.parametrize("stop", [1, 2, 5])
+def test_a_restored_search_continues_exactly(uninterrupted, stop):
+    algorithm = fresh(6)
+    assert restore(json.loads(uninterrupted[stop - 1]), algorithm, "ckpt") == rows(stop)
+    assert snapshots(algorithm) == uninterrupted[stop:]
+
+
+def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted):
+    short = fresh(3)
+    finished = snapshots(short)[-1]
+    assert finished == uninterrupted[2]
+    again = fresh(3)
+    restore(json.loads(finished), again, "ckpt")
+    assert not again.has_next()
+    longer = fresh(6)
+    restore(json.loads(finished), longer, "ckpt")
+    assert snapshots(longer) == uninterrupted[3:]
+
+
+def change(path, value):
+    def apply(state):
+        *parents, last = path
+        target = state
+        for key in parents:
+            target = target[key]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+
+    return apply
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (change(["format"], "monas-checkpoint-1"), "not a monas-search-state-1 search state"),
+        (change(["n_gen"], "3"), "n_gen does not match"),
+        (change(["n_gen"], True), "n_gen does not match"),
+        (change(["n_eval"], -1), "bad n_eval"),
+        (change(["force_termination"], 0), "bad force_termination"),
+        (change(["generations", 0, "hypervolume"], "0.5"), "bad generation rows"),
+        (change(["generations", 0, "generation"], 2), "bad generation rows"),
+        (change(["population", "extra"], []), "bad population"),
+        (change(["population", "X"], [[0] * 32] * 7), "wrong shape"),
+        (change(["population", "X"], [[0] * 31] * 6), "wrong shape"),
+        (change(["population", "X"], [[0.5] * 32] * 6), "X holds something other than numbers"),
+        (change(["population", "X"], [[2**70] * 32] * 6), "X holds something other than numbers"),
+        (change(["population", "X"], [[-1] * 32] * 6), "outside the space's bounds"),
+        (change(["population", "X", 0], [0] * 31 + [[0]]), "population X is ragged"),
+        (change(["population", "F"], [[1.0, 2.0]] * 5), "objectives have the wrong shape"),
+        (change(["population", "F"], [["nan", 2.0]] * 6), "objectives have the wrong shape"),
+        (change(["population", "F"], "F"), "a population column is not a list"),
+        (change(["population", "rank"], [0] * 5), "differ in length"),
+        (change(["population", "rank"], [-1] * 6), "bad population ranks"),
+        (change(["population", "crowding"], ["nan"] * 6), "bad crowding"),
+        (change(["population", "crowding"], ["big"] * 6), "crowding holds something other than numbers"),
+        (change(["population", "n_gen"], [9] * 6), "bad population ranks or generations"),
+        (change(["rng"], {"bit_generator": "PCG64", "state": {"state": "1", "inc": 1}}), "bad random generator state"),
+        (change(["rng"], None), "bad random generator state"),
+        (change(["population"], DELETE), "bad population"),
+    ],
+)
+def test_a_crafted_state_is_refused_with_one_line(uninterrupted, edit, message):
+    state = json.loads(uninterrupted[1])
+    edit(state)
+    with pytest.raises(RunDirError) as caught:
+        restore(copy.deepcopy(state), fresh(6), "run/checkpoint.json")
+    text = str(caught.value)
+    assert text.startswith("run/checkpoint.json is not a valid checkpoint: ") and message in text and "\n" not in text
