@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from pymoo.algorithms.moo.nsga2 import NSGA2
@@ -294,7 +295,7 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
         record.write_pareto(_pareto_json(pareto, names))
         figure = pareto_figure(evaluations, names, labels)
         record.write_figure(figure)
-        figure.clf()
+        plt.close(figure)  # pyplot keeps every figure it made until closed
         record.write_checkpoint(capture(algorithm, rows))
         best = min((e.objectives["error"] for e in pareto), default=float("nan"))
         best_text = f"best error {best:.2f}%" if setup.estimator.error_in_percent else f"best {config.estimator} {best:.3f}"
