@@ -1,5 +1,5 @@
 """The ``run_hpo`` command: tune the training hyperparameters and augmentation of one
-DARTS genotype with NOMAD (``monas.tune.nomad``), then train it with the best configuration.
+DARTS genotype with NOMAD (``monas.tune.driver``), then train it with the best configuration.
 
 Trials train on ``--n-train - --n-val`` training images and are scored on the other
 ``--n-val`` (the test split is never seen while tuning); the final training uses all
@@ -194,7 +194,7 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
         raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
     existing = tuple(name for name in HPO_FILES if (out / name).exists())
     if args.resume:
-        from monas.tune.nomad import Trial
+        from monas.tune.driver import Trial
 
         RunRecord.open(out)
         read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
@@ -293,7 +293,9 @@ def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.devi
 
     from monas.tune.pruning import prune
     from monas.train.loop import train
-    from monas.tune.nomad import TrainingObjective, training_space, tune, write_best
+    from monas.tune.driver import tune, write_best
+    from monas.tune.objective import TrainingObjective
+    from monas.tune.space import training_space
     from search_spaces.darts.model import NetworkCIFAR
 
     fit, val, all_train, test = data

@@ -1,7 +1,7 @@
 """``TrainConfig``, the training recipe, and the names of the files of a training run
 and of a tuning run, in a module that imports nothing heavy (the training commands
 parse and check their flags before importing torch). ``monas.train.loop`` and
-``monas.tune.nomad`` re-export them."""
+``monas.tune.driver`` re-export the ones they use."""
 from __future__ import annotations
 
 import math

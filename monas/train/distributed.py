@@ -1,4 +1,5 @@
-"""Where this process sits in a distributed training job, and the process group.
+"""Where this process sits in a distributed training job, the process group, and the
+few collectives the training loop needs to keep its processes in step.
 
 Three launchers are recognised: ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR``, ``MASTER_PORT``; also what ``srun torchrun`` in an sbatch script
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import math
 from dataclasses import dataclass
 
 import torch
@@ -86,6 +88,33 @@ def rank_and_world() -> tuple[int, int]:
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def gather(obj: dict, world: int) -> list:
+    """``obj`` of every process of the group, in rank order (``[obj]`` alone)."""
+    if world == 1:
+        return [obj]
+    gathered = [None] * world
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def mean_over_processes(total: float | torch.Tensor, count: int, device: torch.device) -> float:
+    """The sum of ``total`` over the group divided by the sum of ``count`` (NaN for 0)."""
+    values = torch.tensor([float(total), float(count)], dtype=torch.float64, device=device)
+    if dist.is_initialized():
+        dist.all_reduce(values)
+    return float(values[0] / values[1]) if values[1] else math.nan
+
+
+def agree(signalled: bool, seconds: float, device: torch.device) -> tuple[bool, float]:
+    """Whether any process of the group was signalled, and the longest training time
+    of any, so that all processes follow the same schedule and stop at the same step."""
+    if not dist.is_initialized():
+        return signalled, seconds
+    values = torch.tensor([float(signalled), seconds], dtype=torch.float64, device=device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return bool(values[0]), float(values[1])
 
 
 class PreemptionFlag:

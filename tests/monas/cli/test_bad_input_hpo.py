@@ -7,7 +7,7 @@ import pytest
 
 from monas.cli.hpo import main
 from monas.io import RunLock, read_lines
-from monas.tune.nomad import TRIALS
+from monas.tune.driver import TRIALS
 from tests.monas.cli.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
 
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--n-train", "200", "--n-val", "60", "--n-test", "40",
@@ -189,7 +189,7 @@ def test_a_crashed_start_does_not_block_the_same_command(earlier, tmp_path, monk
     def crash(*args, **kwargs):
         raise RuntimeError("NOMAD crashed")
 
-    monkeypatch.setattr("monas.tune.nomad.tune", crash)
+    monkeypatch.setattr("monas.tune.driver.tune", crash)
     with pytest.raises(RuntimeError):
         main([*BASE, "--out", str(out)])
     assert not out.exists()  # the failed start took its folder with it

@@ -4,7 +4,7 @@ import pytest
 
 from monas.cli.hpo import main
 from monas.io import read_lines
-from monas.tune.nomad import BEST, BEST_FLAGS, TRIALS
+from monas.tune.driver import BEST, BEST_FLAGS, TRIALS
 from tests.conftest import shared_data
 
 GENOTYPE = (

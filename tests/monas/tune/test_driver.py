@@ -3,24 +3,11 @@ import math
 import time
 
 import pytest
-import torch
 
 from monas.io import read_lines
-from monas.train.loop import TrainConfig
-from monas.tune.nomad import (
-    BEST,
-    BEST_FLAGS,
-    TRIALS,
-    Hyperparameter,
-    TrainingObjective,
-    TrialCut,
-    TuningSpace,
-    config_flags,
-    training_space,
-    tune,
-    write_best,
-)
-from tests.conftest import shared_data
+from monas.train.config import TrainConfig
+from monas.tune.driver import BEST, BEST_FLAGS, TRIALS, TrialCut, config_flags, tune, write_best
+from monas.tune.space import Hyperparameter, TuningSpace
 
 MIXED = TuningSpace((
     Hyperparameter("lr", "log", 0.1, 1e-4, 1.0),
@@ -39,22 +26,6 @@ def bowl(values: dict, deadline: float) -> tuple[float, dict]:
 
 def quiet(line: str) -> None:
     pass
-
-
-def test_space_declares_types_and_decodes():
-    space = training_space(2, 6)
-    types = space.nomad_parameters()[0]
-    assert types == "BB_INPUT_TYPE ( R R I R R I B I I R R I )"
-    values = space.decode(space.x0)
-    assert values == {p.name: p.default for p in space.params}
-    assert values["epochs"] == 4 and values["batch_size"] == 64
-    assert space.decode(space.upper)["lr"] == 0.5 and space.decode(space.lower)["batch_size"] == 32
-    assert "epochs" not in {p.name for p in training_space(tune_epochs=False).params}
-    assert "epochs" not in {p.name for p in training_space(3, 3).params}
-    with pytest.raises(ValueError):
-        Hyperparameter("lr", "log", 0.0, 0.0, 1.0)
-    with pytest.raises(ValueError, match="single value"):
-        Hyperparameter("epochs", "int", 1, 1, 1)
 
 
 def test_nomad_finds_the_optimum_of_a_mixed_problem(tmp_path):
@@ -126,31 +97,3 @@ def test_best_is_written_as_train_cifar_flags(tmp_path):
     write_best(tmp_path, result.best, config)
     assert (tmp_path / BEST_FLAGS).read_text() == " ".join(flags) + "\n"
     assert json.loads((tmp_path / BEST).read_text())["trial"]["values"] == result.best.values
-
-
-def test_two_real_trials_on_a_tiny_darts_network(tmp_path, one_thread):
-    from monas.data import load_dataset
-    from search_spaces.darts.genotypes import parse_genotype
-    from search_spaces.darts.model import NetworkCIFAR
-
-    images = load_dataset("cifar10", shared_data("cifar10"), "train")
-    idx = list(range(0, 1000, 5))
-    data = (images.images(idx[:160]), torch.from_numpy(images.labels[idx[:160]]))
-    val = (images.images(idx[160:]), torch.from_numpy(images.labels[idx[160:]]))
-    genotype = parse_genotype(
-        "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), ('dil_conv_3x3', 2)], "
-        "normal_concat=[2, 3], reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), "
-        "('max_pool_3x3', 0)], reduce_concat=[2, 3])"
-    )
-    torch.manual_seed(0)
-    net = NetworkCIFAR(genotype, 4, 3, 10)
-    base = TrainConfig(epochs=1, auxiliary_weight=0.0, loader_workers=0, drop_path=0.0)
-    objective = TrainingObjective(net, data, val, base, torch.device("cpu"))
-    start = time.monotonic()
-    result = tune(objective, training_space(1, 1), tmp_path, time_budget=60, max_trials=2, log=quiet)
-    assert time.monotonic() - start < 30
-    assert [t.status for t in result.trials] == ["ok", "ok"]
-    for trial in result.trials:
-        assert 0 <= trial.info["val_accuracy"] <= 100
-        assert trial.objective == pytest.approx(100 - trial.info["val_accuracy"])
-        assert trial.info["epochs_run"] == 1
