@@ -6,7 +6,7 @@ fsynced as each finishes), ``generations.csv``, ``pareto.json``, ``pareto.png`` 
 ``checkpoint.json`` (the search state after the last finished generation, as data:
 ``monas.search.state``). Files are
 written through ``monas.io``; ``RunRecord`` with another list of ``files`` also serves
-tuning runs (``monas.tune.nomad``).
+tuning runs (``monas.tune.driver``).
 """
 from __future__ import annotations
 
