@@ -1,25 +1,31 @@
 """Inference latency: the time one forward pass of a network takes, measured.
 
-What it promises: ``measure_latency`` returns the median wall-clock time, in
-milliseconds, of one forward pass of ``net`` in evaluation mode without autograd, on
-``device``, for a batch of ``batch_size`` ``spec``-shaped images. The network first
-runs ``WARMUP_RUNS`` passes (memory allocation, cuDNN's algorithm choice, lazy
-initialisation), then ``torch.utils.benchmark.Timer.adaptive_autorange`` times blocks
-of passes until their spread is small (interquartile range under
-``SPREAD_THRESHOLD`` of the median, after at least ``MIN_RUN_S`` seconds) or
-``MAX_RUN_S`` seconds have passed; the median of those blocks is the latency. On CUDA
-the timer synchronises the device around each block, so queued kernels are counted. On
-the CPU it runs with the thread count of the calling process (``torch.get_num_threads``:
-in a Dask worker, that worker's share of the cores).
+What it promises: ``measure_latency`` returns the median time, in milliseconds, of one
+forward pass of ``net`` in evaluation mode without autograd, on ``device``, for a batch
+of ``batch_size`` ``spec``-shaped images. The network first runs ``WARMUP_RUNS``
+passes (memory allocation, cuDNN's algorithm choice, lazy initialisation), then
+``torch.utils.benchmark.Timer.adaptive_autorange`` times blocks of passes until their
+spread is small (interquartile range under ``SPREAD_THRESHOLD`` of the median, after at
+least ``MIN_RUN_S`` seconds of timed passes) or ``MAX_RUN_S`` seconds have passed; the
+median of those blocks is the latency.
 
-A latency is a property of the network *and* of the machine: the same network measured
-on another device, at another batch size, or on a machine busy with other work gives
-another figure. The repeatability of the measure is measured by
-``benchmarks/latency_repeatability.py`` (figures in docs/benchmarks.md).
+- On CUDA the time is wall-clock, the device synchronised around each block, so queued
+  kernels are counted.
+- On the CPU the passes run on one thread and the time is that thread's CPU time
+  (``time.thread_time``): what the network takes on one core, not counting time the
+  thread waits for a core. Wall-clock time on a machine shared with other work
+  measures the load as much as the network: in docs/benchmarks.md, nine networks timed
+  twice by wall-clock on a loaded machine differed by 24 % in the median (up to 38 %),
+  by CPU time by 1.4-3 % in the median. On an otherwise idle core the two agree.
+
+A latency is a property of the network *and* of the device: the same network measured
+on another device (a Dask worker's own GPU or CPU), or at another batch size, gives
+another figure. ``benchmarks/latency_repeatability.py`` measures the repeatability.
 """
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import torch
@@ -57,11 +63,11 @@ def measure_latency(net: nn.Module, spec: InputSpec, device: torch.device, batch
     leaves it there in evaluation mode."""
     net = net.to(device).eval()
     images = torch.zeros(batch_size, spec.channels, spec.resolution, spec.resolution, device=device)
+    clock = {"timer": time.thread_time} if device.type == "cpu" else {}  # else torch's: wall-clock, synchronised
     with torch.no_grad():
         for _ in range(WARMUP_RUNS):
             net(images)
-        timer = _timer_class()(stmt="net(images)", globals={"net": net, "images": images},
-                               num_threads=torch.get_num_threads())
+        timer = _timer_class()(stmt="net(images)", globals={"net": net, "images": images}, num_threads=1, **clock)
         measurement = timer.adaptive_autorange(SPREAD_THRESHOLD, min_run_time=MIN_RUN_S, max_run_time=MAX_RUN_S)
     return round(measurement.median * 1e3, LATENCY_DECIMALS)
 
