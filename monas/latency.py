@@ -16,7 +16,7 @@ median of those blocks is the latency.
   thread waits for a core. Wall-clock time on a machine shared with other work
   measures the load as much as the network: in docs/benchmarks.md, nine networks timed
   twice by wall-clock on a loaded machine differed by 24 % in the median (up to 38 %),
-  by CPU time by 1.4-3 % in the median. On an otherwise idle core the two agree.
+  by CPU time by 1.4-3 % in the median (CPU time leaves out the waiting that load adds).
 
 A latency is a property of the network *and* of the device: the same network measured
 on another device (a Dask worker's own GPU or CPU), or at another batch size, gives
