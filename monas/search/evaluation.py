@@ -111,19 +111,19 @@ class Evaluator:
     def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
         start = time.perf_counter()
         arch = self.space.canonical(genome)
-        net = self.space.build(arch, self.spec)
+        net = self.space.build(arch, self.spec)  # counted, then timed: one build per network
         macs, params = count_complexity(net, self.spec, copy_first=False)
+        latency, timing_failure = latency_or_worst(self.latency, net, self.spec) if self.latency else (None, None)
+        del net  # on the latency device: freed before the estimator builds its own
         error, message = estimate_or_worst(
             self.estimator, arch, lambda: self.space.build(arch, self.spec), self.data, self.device
         )
         # counts are integers; the estimate is rounded to ERROR_DECIMALS, which drops float
         # noise (7.000000000000001) and is what the search itself is given
         objectives = {"error": round(float(error), ERROR_DECIMALS), "macs": int(macs), "params": int(params)}
-        failures = [message]
-        if self.latency is not None:
-            objectives["latency"], timing_failure = latency_or_worst(self.latency, net, self.spec)
-            failures.append(timing_failure)
-        failure = "; ".join(f for f in failures if f is not None) or None
+        if latency is not None:
+            objectives["latency"] = latency
+        failure = "; ".join(f for f in (message, timing_failure) if f is not None) or None
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],
