@@ -26,7 +26,7 @@ from monas.cli.catalog import describe
 from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError
 from monas.registry import DATASETS, ESTIMATORS, SPACES, Registry, UnknownNameError
 from monas.search.config import SearchConfig
-from monas.search.objectives import parse_objectives
+from monas.search.objectives import check_bounds, parse_objectives
 from monas.search.record import RunRecord
 
 USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError, ClusterError)
@@ -36,7 +36,7 @@ USER_ERRORS = (UnknownNameError, ArchitectureError, DatasetError, RunDirError, C
 # processes: per search (population, generations, workers, seed) and per space or
 # estimator option (by name; numeric options without a bound here only need to be
 # finite and non-negative, counts at least 1).
-LIMITS = {"pop_size": 10_000, "generations": 100_000, "workers": 256}
+LIMITS = {"pop_size": 10_000, "generations": 100_000, "workers": 256, "latency_batch": 4096}
 
 
 MAX_SEED = 2**32 - 1
@@ -194,12 +194,15 @@ def check_flags(config: SearchConfig) -> None:
         raise UsageError(f"--generations must be at least 1, got {config.generations}")
     if config.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {config.workers}")
+    if config.latency_batch < 1:
+        raise UsageError(f"--latency-batch must be at least 1, got {config.latency_batch}")
     if config.scheduler is not None and (config.workers != 1 or config.slurm is not None):
         raise UsageError("--scheduler uses the workers of that cluster; drop --workers and --cluster")
     for registry, name in ((SPACES, config.space), (ESTIMATORS, config.estimator), (DATASETS, config.dataset)):
         check_name(registry, name)
     try:
         parse_objectives(config.objectives)
+        check_bounds(config.bounds)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -215,6 +218,8 @@ def validate(config: SearchConfig) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     check_device(config.device)
+    if config.latency_device is not None:
+        check_device(config.latency_device, "--latency-device")
     if config.scheduler is not None:
         check_scheduler(config.scheduler)
 
@@ -251,8 +256,9 @@ def check_scheduler(address: str) -> None:
         raise ClusterError(f"no Dask scheduler answers at {address} ({reason}); start it or fix --scheduler") from None
 
 
-def check_device(name: str) -> None:
-    """UsageError unless ``name`` is auto or a torch device this machine has."""
+def check_device(name: str, flag: str = "--device") -> None:
+    """UsageError (naming ``flag``) unless ``name`` is auto or a torch device this
+    machine has."""
     if name == "auto":
         return
     import torch
@@ -260,13 +266,13 @@ def check_device(name: str) -> None:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)") from None
+        raise UsageError(f"unknown {flag} {name!r} (auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA device is available; use --device cpu or auto")
+        raise UsageError(f"{flag} {name} asked for, but no CUDA device is available; use {flag} cpu or auto")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise UsageError(f"{flag} {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if device.type not in ("cpu", "cuda"):
-        raise UsageError(f"unknown --device {name!r} (auto, cpu, cuda or cuda:N)")
+        raise UsageError(f"unknown {flag} {name!r} (auto, cpu, cuda or cuda:N)")
 
 
 def run_command(prog: str, work: Callable[[], int], on_interrupt: str) -> int:

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog=PROG,
         description="Score the architectures listed in --genotypes (one per line; blank lines and lines "
-        "starting with # are skipped) without searching: estimated error, MACs and params, one JSON "
-        "line per architecture, to --out or stdout.",
+        "starting with # are skipped) without searching: estimated error, MACs and params (and, with "
+        "--latency, the measured latency), one JSON line per architecture, to --out or stdout.",
         epilog=registries_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator-option", "-E", action="append", default=[], metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable (each estimator's settings: below)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--latency", action="store_true", help="also measure each network's latency, in ms (as run_nsga does)")
+    p.add_argument("--latency-device", help="where --latency is measured (default --device; implies --latency)")
+    p.add_argument("--latency-batch", type=int, help=f"images per timed forward pass (default {d.latency_batch}; implies --latency)")
     p.add_argument("--out", metavar="FILE.jsonl", help="output file (default: stdout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (kept until the first new line)")
     p.add_argument("--resume", action="store_true", help="continue a partial --out file written with the same "
@@ -87,8 +90,10 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     """The evaluation settings as a SearchConfig (search-only fields at their defaults),
     validated as run_nsga validates them; ``--out`` is refused (``check_out``, or when it
     names the ``--genotypes`` file) before the spaces and estimators are imported."""
+    latency = args.latency or args.latency_device is not None or args.latency_batch is not None
+    latency_batch = SearchConfig.latency_batch if args.latency_batch is None else args.latency_batch
     cheap = SearchConfig(out=args.out or "", space=args.space, dataset=args.dataset, seed=args.seed,
-                         estimator=args.estimator)
+                         estimator=args.estimator, latency_batch=latency_batch)
     check_flags(cheap)
     check_out(args.out, args.overwrite, args.resume)
     if args.out is not None and Path(args.out).resolve() == Path(args.genotypes).resolve():
@@ -107,6 +112,8 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         estimator=args.estimator,
         estimator_options=estimator_options,
         device=args.device,
+        latency_device=(args.latency_device or args.device) if latency else None,
+        latency_batch=latency_batch,
     )
     validate(config)
     return config
@@ -203,6 +210,7 @@ def evaluate(config: SearchConfig, genotypes: str, progress: bool = True, out: P
     written. Every input is checked before ``out`` is created or changed."""
     from monas.data import load_dataset, scoring_data
     from monas.device import resolve_device
+    from monas.latency import LatencyProbe
     from monas.search.evaluation import Evaluator
     from monas.search.driver import fitted_estimator
 
@@ -224,7 +232,8 @@ def evaluate(config: SearchConfig, genotypes: str, progress: bool = True, out: P
                 raise UsageError(f"{genotypes} line {entry.line}: {exc}") from None
             checked.add(entry.arch)
     data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
-    evaluator = Evaluator(space, spec, estimator, data, resolve_device(config.device))
+    probe = None if config.latency_device is None else LatencyProbe(resolve_device(config.latency_device), config.latency_batch)
+    evaluator = Evaluator(space, spec, estimator, data, resolve_device(config.device), latency=probe)
     if out is None:
         return _score(entries, evaluator, [], lambda row: None, progress)
     claim = RunClaim(out.parent, fresh=not resume, files=(out.name,), lock_name=f".{out.name}.lock", remove_lock=True)
@@ -268,7 +277,8 @@ def _score(entries: list[Entry], evaluator: Evaluator, rows: list[dict], record,
 
 def _describe(row: dict) -> str:
     o = row["objectives"]
-    sizes = f"macs {o['macs'] / 1e6:.2f}M  params {o['params'] / 1e6:.3f}M  {row['seconds']:.1f}s"
+    latency = f"latency {o['latency']:.3f} ms  " if "latency" in o else ""
+    sizes = f"macs {o['macs'] / 1e6:.2f}M  params {o['params'] / 1e6:.3f}M  {latency}{row['seconds']:.1f}s"
     if row["status"] != "ok":
         return f"failed ({row['failure']})  {sizes}"
     return f"error {o['error']:.2f}  {sizes}"

@@ -26,7 +26,7 @@ from monas.cli.common import (
 )
 from monas.registry import DATASETS, ESTIMATORS, SPACES
 from monas.search.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
-from monas.search.objectives import OBJECTIVE_SETS
+from monas.search.objectives import BOUNDED, OBJECTIVES_HELP, describe_bounds, measured_quantities, parse_bound
 from monas.search.record import RunRecord
 
 PROG = "run_nsga"
@@ -56,7 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pop-size", type=int, help=f"population size (default {d.pop_size})")
     p.add_argument("--generations", type=int, help=f"number of generations (default {d.generations})")
     p.add_argument("--seed", type=int, help=f"seed of the search and of the estimator (default {d.seed})")
-    p.add_argument("--objectives", help=f"{' | '.join(OBJECTIVE_SETS)} (default {d.objectives})")
+    p.add_argument("--objectives", help=f"{OBJECTIVES_HELP} (default {d.objectives})")
+    p.add_argument("--max-macs", metavar="N", help="search only networks of at most N MACs per image (e.g. 600M; K, M, G)")
+    p.add_argument("--max-params", metavar="N", help="search only networks of at most N parameters (e.g. 3.5M; K, M, G)")
+    p.add_argument("--max-latency", metavar="MS", help="search only networks whose measured latency is at most MS milliseconds")
+    p.add_argument("--latency-device", help="where latency is measured: auto, cpu, cuda or cuda:N (default: --device; on "
+                   "Dask workers, each worker's own device)")
+    p.add_argument("--latency-batch", type=int, help=f"images per timed forward pass (default {d.latency_batch})")
     p.add_argument("--estimator", help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator}: {DEFAULT_ESTIMATOR_WHY})")
     p.add_argument("--estimator-option", "-E", action="append", metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable (each estimator's settings: below)")
@@ -102,6 +108,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     values = {k: v for k, v in given.items() if k in known}
     values["slurm"] = _slurm_settings(given)
     d = SearchConfig(out="")
+    values["bounds"] = _bounds(given)
+    _latency_settings(values, d)
     space, estimator = values.get("space", d.space), values.get("estimator", d.estimator)
     values.setdefault("out", os.path.join("runs", f"{space}-{values.get('dataset', d.dataset)}-seed{values.get('seed', d.seed)}"))
     if "early_stop" in given and estimator != "train":
@@ -119,6 +127,29 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     config = SearchConfig(**values)
     validate(config)
     return config, False, bool(given.get("overwrite"))
+
+
+def _bounds(given: dict) -> dict:
+    """The ``--max-*`` bounds given, parsed: name -> number."""
+    try:
+        return {name: parse_bound(name, given[f"max_{name}"]) for name in BOUNDED if f"max_{name}" in given}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _latency_settings(values: dict, d: SearchConfig) -> None:
+    """Refuse latency flags for a search that measures no latency; otherwise default
+    ``latency_device`` to the search's device (recorded, so a resume with another
+    ``--device`` still times on the first one)."""
+    try:
+        measured = "latency" in measured_quantities(values.get("objectives", d.objectives), values["bounds"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for flag in ("latency_device", "latency_batch"):
+        if flag in values and not measured:
+            raise UsageError(f"--{flag.replace('_', '-')} needs latency measured: add latency to --objectives or give --max-latency")
+    if measured:
+        values.setdefault("latency_device", values.get("device", d.device))
 
 
 def _slurm_settings(given: dict) -> dict | None:
@@ -161,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"done: {len(result.evaluations)} networks evaluated ({failed} failed), "
             f"{len(result.pareto)} on the front; results in {config.out}"
         )
+        if config.bounds and not result.pareto:
+            print(f"no evaluated network meets {describe_bounds(config.bounds)}: pareto.json holds an empty front")
         return 0
 
     return run_command(PROG, work, "continue with --resume")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monas.search.objectives import parse_objectives
+from monas.search.objectives import measured_quantities, parse_objectives
 
 DEFAULT_ESTIMATOR_WHY = (
     "a rank sum of MeCo, MACs and SynFlow against 100 reference networks of the space, the best ranking of trained "
@@ -25,6 +25,9 @@ class SearchConfig:
     generations: int = 10
     seed: int = 0
     objectives: str = "error,macs"
+    bounds: dict = field(default_factory=dict)
+    latency_device: str | None = None
+    latency_batch: int = 1
     estimator: str = "ensemble"
     estimator_options: dict = field(default_factory=dict)
     device: str = "auto"
@@ -35,3 +38,8 @@ class SearchConfig:
     def objective_names(self) -> list[str]:
         """Names of the minimised objectives, in order."""
         return [o.name for o in parse_objectives(self.objectives)]
+
+    def measured(self) -> list[str]:
+        """The objectives, then the other bounded quantities (``bounds``: name -> upper
+        bound, e.g. ``{"macs": 600_000_000}``): what every network must have measured."""
+        return measured_quantities(self.objectives, self.bounds)

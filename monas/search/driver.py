@@ -37,7 +37,8 @@ from monas.estimators import Estimator
 from monas.search.evaluation import Evaluation, Evaluator
 from monas.search.front import non_dominated, normalised_hypervolume
 from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
-from monas.search.objectives import OBJECTIVES, parse_objectives
+from monas.latency import LatencyProbe
+from monas.search.objectives import OBJECTIVES, describe_bounds, parse_objectives, within_bounds
 from monas.search.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
 from monas.search.plot import pareto_figure, run_labels
 from monas.search.problem import ArchitectureProblem
@@ -68,11 +69,17 @@ def versions() -> dict:
     return found
 
 
-def normalisation(space, spec, objective_names: list[str]) -> list[float]:
+def normalisation(space, spec, objective_names: list[str], latency: LatencyProbe | None = None,
+                  recorded_latency: float | None = None) -> list[float]:
     """Per-objective worst values used to normalise hypervolume: 100 % error, and the
-    largest MACs / params among the space's reference genomes."""
-    counts = [count_complexity(space.build(space.to_string(g), spec), spec) for g in space.reference_genomes()]
+    largest MACs / params among the space's reference genomes; for latency, the largest
+    latency among them measured with ``latency``, or ``recorded_latency`` (that of the
+    run being resumed: a measurement does not repeat exactly)."""
+    archs = [space.to_string(g) for g in space.reference_genomes()]
+    counts = [count_complexity(space.build(arch, spec), spec) for arch in archs]
     worst = {"error": 100.0, "macs": float(max(c[0] for c in counts)), "params": float(max(c[1] for c in counts))}
+    if "latency" in objective_names:
+        worst["latency"] = recorded_latency or max(latency(space.build(arch, spec), spec) for arch in archs)
     return [worst[name] for name in objective_names]
 
 
@@ -125,7 +132,7 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         saved = _saved_run(out, config, space, objectives)
         if not saved.algorithm.has_next():
             log(f"{out} has finished its {len(saved.rows)} generations; nothing to do (raise --generations to extend it)")
-            return SearchResult(_front(saved.evaluations, names), saved.evaluations, saved.rows)
+            return SearchResult(_front(saved.evaluations, names, config.bounds), saved.evaluations, saved.rows)
     else:
         RunRecord.check_new(out, overwrite)
         refuse_links(out, RUN_FILES + (LOCK_FILE,))
@@ -133,9 +140,13 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
     estimator = fitted_estimator(config.estimator, config.estimator_options, config.seed, len(images))
     spec = images.spec
     device = resolve_device(config.device)
-    scale = normalisation(space, spec, names)
+    probe = None
+    if "latency" in config.measured():
+        probe = LatencyProbe(resolve_device(config.latency_device or config.device), config.latency_batch)
+    recorded_latency = _recorded_scale(out, "latency") if resume else None
+    scale = normalisation(space, spec, names, probe, recorded_latency)
     data = scoring_data(images, estimator.n_train, estimator.n_val, seed=config.seed) if estimator.n_train else None
-    evaluator = Evaluator(space, spec, estimator, data, device)
+    evaluator = Evaluator(space, spec, estimator, data, device, latency=probe)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     runner = make_runner(evaluator, workers=config.workers, scheduler=config.scheduler, gpus=gpus, slurm=config.slurm)
     setup = _Setup(space, objectives, estimator, spec, device, scale, runner)
@@ -143,6 +154,14 @@ def run(config: SearchConfig, resume: bool = False, overwrite: bool = False, log
         return _search(config, setup, resume, overwrite, log, progress)
     finally:
         runner.close()
+
+
+def _recorded_scale(out: Path, name: str) -> float | None:
+    """The hypervolume normalisation of objective ``name`` recorded in ``out``'s
+    config.json, when it is a positive number."""
+    value = RunRecord.open(out).read_config().get("hypervolume_scale", {}).get(name)
+    positive = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return float(value) if positive else None
 
 
 @dataclass
@@ -170,7 +189,7 @@ class _Saved:
 def _new_algorithm(config: SearchConfig, space, objectives) -> NSGA2:
     algorithm = build_algorithm(space, config.pop_size)
     termination = MaximumGenerationTermination(config.generations)
-    algorithm.setup(ArchitectureProblem(space, objectives), termination=termination, seed=config.seed)
+    algorithm.setup(ArchitectureProblem(space, objectives, config.bounds), termination=termination, seed=config.seed)
     return algorithm
 
 
@@ -185,9 +204,8 @@ def _saved_run(out: Path, config: SearchConfig, space, objectives) -> _Saved:
     if config.generations < len(rows):
         raise RunDirError(f"--generations {config.generations} is fewer than the {len(rows)} generations {out} has done")
     evaluations = record.read_archive()
-    names = [o.name for o in objectives]
     for e in evaluations:
-        _check_evaluation(e, space, names, out / ARCHIVE)
+        _check_evaluation(e, space, config.measured(), out / ARCHIVE)
     if (out / PARETO).exists():
         try:
             pareto = record.read_pareto()
@@ -261,7 +279,8 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
     problem: ArchitectureProblem = algorithm.problem
     cache = {e.arch: e for e in evaluations}
     # recomputed from the archive: runs of earlier versions recorded it on another scale
-    rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale)}
+    bounds = config.bounds
+    rows = [{**row, "hypervolume": _hypervolume([e for e in evaluations if e.generation <= row["generation"]], names, scale, bounds)}
             for row in rows]
     bar = _ProgressBar(progress)
 
@@ -281,53 +300,66 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
         bar.start(generation, config.generations, config.pop_size)
         algorithm.next()
         bar.close()
-        pareto = _front(evaluations, names)
+        pareto = _front(evaluations, names, bounds)
         rows.append(
             {
                 "generation": generation,
                 "evaluations": len(evaluations),
                 "front_size": len(pareto),
-                "hypervolume": _hypervolume(pareto, names, scale),
+                "hypervolume": _hypervolume(pareto, names, scale, bounds),
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )
         record.write_generations(rows)
-        record.write_pareto(_pareto_json(pareto, names))
-        figure = pareto_figure(evaluations, names, labels)
+        record.write_pareto(_pareto_json(pareto, names, config.measured(), bounds))
+        within = [e for e in evaluations if within_bounds(e.objectives, bounds)]
+        outside = [e for e in evaluations if not within_bounds(e.objectives, bounds)]
+        figure = pareto_figure(within, names, labels, outside=outside)
         record.write_figure(figure)
         plt.close(figure)  # pyplot keeps every figure it made until closed
         record.write_checkpoint(capture(algorithm, rows))
-        best = min((e.objectives["error"] for e in pareto), default=float("nan"))
-        best_text = f"best error {best:.2f}%" if setup.estimator.error_in_percent else f"best {config.estimator} {best:.3f}"
+        best = min((e.objectives["error"] for e in pareto), default=None)
+        if best is None:
+            best_text = "no network within the bounds yet"
+        else:
+            best_text = f"best error {best:.2f}%" if setup.estimator.error_in_percent else f"best {config.estimator} {best:.3f}"
         row = rows[-1]
         log(
             f"gen {generation:>3}/{config.generations}  evals {row['evaluations']:>5}  front {row['front_size']:>3}  "
             f"hv {row['hypervolume']:.4f}  {best_text}  {row['seconds']:.1f}s"
         )
-    return SearchResult(_front(evaluations, names), evaluations, rows)
+    return SearchResult(_front(evaluations, names, bounds), evaluations, rows)
 
 
-def _hypervolume(evaluations: list[Evaluation], names: list[str], scale: list[float]) -> float:
+def _hypervolume(evaluations: list[Evaluation], names: list[str], scale: list[float], bounds: dict) -> float:
     """``normalised_hypervolume`` of the front of ``evaluations``, rounded for the record."""
-    F = np.array([[e.objectives[n] for n in names] for e in _front(evaluations, names)]).reshape(-1, len(names))
+    F = np.array([[e.objectives[n] for n in names] for e in _front(evaluations, names, bounds)]).reshape(-1, len(names))
     return round(normalised_hypervolume(F, scale), 6)
 
 
-def _front(evaluations: list[Evaluation], names: list[str]) -> list[Evaluation]:
-    ok = [e for e in evaluations if e.status == "ok"]
+def _front(evaluations: list[Evaluation], names: list[str], bounds: dict) -> list[Evaluation]:
+    """The non-dominated networks among those evaluated without failure within ``bounds``."""
+    ok = [e for e in evaluations if e.status == "ok" and within_bounds(e.objectives, bounds)]
     F = np.array([[e.objectives[n] for n in names] for e in ok]).reshape(-1, len(names))
     members = [ok[i] for i in non_dominated(F)]
     return sorted(members, key=lambda e: ([e.objectives[n] for n in names[1:] + names[:1]], e.arch))
 
 
-def _pareto_json(pareto: list[Evaluation], names: list[str]) -> dict:
-    return {
+def _pareto_json(pareto: list[Evaluation], names: list[str], measured: list[str], bounds: dict) -> dict:
+    """pareto.json: the front's members, the units of what each records, and the bounds
+    with a note when no network meets them."""
+    front = {
         "objectives": names,
-        "units": {n: OBJECTIVES[n].unit for n in ("error", "macs", "params")},
+        "units": {n: OBJECTIVES[n].unit for n in dict.fromkeys(["error", "macs", "params", *measured])},
         "members": [
             {"arch": e.arch, "genome": e.genome, "objectives": e.objectives, "generation": e.generation} for e in pareto
         ],
     }
+    if bounds:
+        front["bounds"] = bounds
+    if bounds and not pareto:
+        front["note"] = f"no evaluated network meets {describe_bounds(bounds)}"
+    return front
 
 
 class _ProgressBar:

@@ -1,4 +1,5 @@
-"""One network from genome to objectives: build, count complexity, estimate error."""
+"""One network from genome to objectives: build, count complexity, estimate error,
+and, when asked, measure latency."""
 from __future__ import annotations
 
 import math
@@ -13,6 +14,7 @@ from torch import nn
 from monas.complexity import count_complexity
 from monas.data import ScoringData
 from monas.estimators.base import Estimator
+from monas.latency import WORST_LATENCY_MS, LatencyProbe
 from search_spaces.base import InputSpec, SearchSpace
 
 ERROR_DECIMALS = 6
@@ -62,22 +64,35 @@ def estimate_or_worst(
     return float(value), None
 
 
+def latency_or_worst(probe: LatencyProbe, net: nn.Module, spec: InputSpec) -> tuple[float, str | None]:
+    """``(milliseconds, None)``, or ``(WORST_LATENCY_MS, message)`` when timing ``net``
+    raises (out of memory at a large batch, say): a network that cannot be timed ranks
+    last and breaks every latency bound."""
+    try:
+        return probe(net, spec), None
+    except Exception as exc:  # noqa: BLE001 - recorded, the caller goes on
+        return WORST_LATENCY_MS, f"latency: {type(exc).__name__}: {exc}"
+
+
 class Evaluator:
     """Turns genomes into Evaluations for one space, dataset and estimator.
 
-    Cheap objectives (MACs, params) are always recorded; the expensive one (error) is
-    measured by the estimator, which is prepared for the space on construction. A
-    network the estimator cannot score is recorded with status ``"failed"`` and the
-    estimator's ``worst`` value, so a search moves on.
+    Cheap objectives (MACs, params) are always recorded; the error is measured by the
+    estimator, which is prepared for the space on construction; the latency only when a
+    ``latency`` probe is given, in the process (and on the device) that evaluates. A
+    network the estimator cannot score (or the probe cannot time) is recorded with
+    status ``"failed"`` and the worst value, so a search moves on.
     """
 
     def __init__(
-        self, space: SearchSpace, spec: InputSpec, estimator: Estimator, data: ScoringData | None, device: torch.device
+        self, space: SearchSpace, spec: InputSpec, estimator: Estimator, data: ScoringData | None, device: torch.device,
+        latency: LatencyProbe | None = None,
     ) -> None:
         self.space = space
         self.spec = spec
         self.estimator = estimator
         self.device = device
+        self.latency = latency
         self._data = data
         self._device_data: ScoringData | None = None
         estimator.prepare(space, spec, self.data, device)
@@ -96,18 +111,25 @@ class Evaluator:
     def __call__(self, genome: np.ndarray, generation: int) -> Evaluation:
         start = time.perf_counter()
         arch = self.space.canonical(genome)
-        macs, params = count_complexity(self.space.build(arch, self.spec), self.spec, copy_first=False)
+        net = self.space.build(arch, self.spec)  # counted, then timed: one build per network
+        macs, params = count_complexity(net, self.spec, copy_first=False)
+        latency, timing_failure = latency_or_worst(self.latency, net, self.spec) if self.latency else (None, None)
+        del net  # on the latency device: freed before the estimator builds its own
         error, message = estimate_or_worst(
             self.estimator, arch, lambda: self.space.build(arch, self.spec), self.data, self.device
         )
+        # counts are integers; the estimate is rounded to ERROR_DECIMALS, which drops float
+        # noise (7.000000000000001) and is what the search itself is given
+        objectives = {"error": round(float(error), ERROR_DECIMALS), "macs": int(macs), "params": int(params)}
+        if latency is not None:
+            objectives["latency"] = latency
+        failure = "; ".join(f for f in (message, timing_failure) if f is not None) or None
         return Evaluation(
             arch=arch,
             genome=[int(g) for g in genome],
-            # counts are integers; the estimate is rounded to ERROR_DECIMALS, which drops float
-            # noise (7.000000000000001) and is what the search itself is given
-            objectives={"error": round(float(error), ERROR_DECIMALS), "macs": int(macs), "params": int(params)},
+            objectives=objectives,
             seconds=round(time.perf_counter() - start, 3),
             generation=generation,
-            status="ok" if message is None else "failed",
-            failure=message,
+            status="ok" if failure is None else "failed",
+            failure=failure,
         )

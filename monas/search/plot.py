@@ -3,7 +3,7 @@ and how the front moved. pareto.png and the notebook both draw with these.
 
 Axes say what they show: the error axis names the estimator ("estimated error (%),
 rwe", or "estimated score, naswot (lower is better)" for a training-free score), the
-complexity axes count in millions, and figures carry a title with the search space,
+complexity axes count in millions, latency in milliseconds, and figures carry a title with the search space,
 dataset and run folder (``run_labels``).
 """
 from __future__ import annotations
@@ -44,7 +44,8 @@ def run_labels(record: dict, run_dir: str) -> RunLabels:
     return RunLabels(f"{config['space']} on {config['dataset']}, run {run_dir}", error)
 
 
-_COMPLEXITY_LABELS = {"macs": "MACs per image (millions)", "params": "parameters (millions)"}
+_COMPLEXITY_LABELS = {"macs": "MACs per image (millions)", "params": "parameters (millions)", "latency": "latency per batch (ms)"}
+_IN_MILLIONS = ("macs", "params")
 
 
 def _label(name: str, labels: RunLabels) -> str:
@@ -53,7 +54,7 @@ def _label(name: str, labels: RunLabels) -> str:
 
 def _axes(ax, x: str, y: str, labels: RunLabels) -> None:
     for axis, name in ((ax.xaxis, x), (ax.yaxis, y)):
-        if name != "error":
+        if name in _IN_MILLIONS:
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}"))
     ax.set_xlabel(_label(x, labels))
     ax.set_ylabel(_label(y, labels))
@@ -70,12 +71,19 @@ def _staircase(points: np.ndarray) -> np.ndarray:
     return front[np.lexsort((front[:, 1], front[:, 0]))]
 
 
-def plot_front(ax, evaluations: Sequence[Evaluation], x: str = "macs", y: str = "error", labels: RunLabels = RunLabels()) -> None:
+def plot_front(ax, evaluations: Sequence[Evaluation], x: str = "macs", y: str = "error", labels: RunLabels = RunLabels(),
+               outside: Sequence[Evaluation] = ()) -> None:
     """All evaluated networks as points, the non-dominated ones in (x, y) as a staircase.
     Networks with equal objectives share one marker, annotated with their number, so
-    the legend's count matches what is drawn."""
+    the legend's count matches what is drawn. Networks ``outside`` a search's bounds are
+    drawn as crosses and take no part in the front."""
     points = _points(evaluations, x, y)
-    ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.4, color="tab:gray", label=f"evaluated ({len(points)})")
+    kind = "within the bounds" if outside else "evaluated"
+    ax.scatter(points[:, 0], points[:, 1], s=12, alpha=0.4, color="tab:gray", label=f"{kind} ({len(points)})")
+    if outside:
+        beyond = _points(outside, x, y)
+        ax.scatter(beyond[:, 0], beyond[:, 1], s=12, alpha=0.4, marker="x", color="tab:orange",
+                   label=f"outside the bounds ({len(beyond)})")
     front = _staircase(points)
     counts = Counter(map(tuple, front))
     distinct = np.array(sorted(counts)).reshape(-1, 2)
@@ -115,13 +123,14 @@ def plot_front_progress(
     ax.legend(fontsize="small", ncol=2)
 
 
-def pareto_figure(evaluations: Sequence[Evaluation], objectives: Sequence[str], labels: RunLabels = RunLabels()):
+def pareto_figure(evaluations: Sequence[Evaluation], objectives: Sequence[str], labels: RunLabels = RunLabels(),
+                  outside: Sequence[Evaluation] = ()):
     """pareto.png: one panel per complexity objective, error against it, under the
-    run's title."""
+    run's title (``outside``: networks beyond the search's bounds, see ``plot_front``)."""
     complexities = [o for o in objectives if o != "error"]
     figure, axes = plt.subplots(1, len(complexities), figsize=(6 * len(complexities), 4.8), squeeze=False)
     for ax, name in zip(axes[0], complexities):
-        plot_front(ax, evaluations, x=name, y="error", labels=labels)
+        plot_front(ax, evaluations, x=name, y="error", labels=labels, outside=outside)
     if labels.title:
         figure.suptitle(labels.title)
     figure.tight_layout()

@@ -1,5 +1,6 @@
-"""The pymoo Problem: a batch of genomes -> objective matrix, through a cache keyed by
-the canonical architecture string, so no network is evaluated twice."""
+"""The pymoo Problem: a batch of genomes -> objective matrix (and constraint matrix,
+when the search has bounds), through a cache keyed by the canonical architecture
+string, so no network is evaluated twice."""
 from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
@@ -8,7 +9,7 @@ import numpy as np
 from pymoo.core.problem import Problem
 
 from monas.search.evaluation import Evaluation
-from monas.search.objectives import Objective
+from monas.search.objectives import Objective, bound_violations
 from search_spaces.base import SearchSpace
 
 Runner = Callable[[list[tuple[np.ndarray, int]]], Iterator[Evaluation]]
@@ -20,16 +21,20 @@ class ArchitectureProblem(Problem):
     ``runner(jobs)`` scores (genome, generation) jobs and yields each Evaluation as it
     finishes (monas.search.runners); every new Evaluation is stored in ``cache`` and passed to
     ``on_evaluated`` (the run record, a progress bar) the moment it arrives.
+    ``bounds`` (name -> upper bound) become inequality constraints (``G``: value / bound
+    - 1 <= 0), so NSGA-II's constrained dominance prefers networks within them.
     ``generation`` is set by the search loop before each batch. The callables are not
     pickled with the problem, so a checkpoint of the algorithm stays small; reattach
     them with ``attach`` after loading.
     """
 
-    def __init__(self, space: SearchSpace, objectives: Sequence[Objective]) -> None:
+    def __init__(self, space: SearchSpace, objectives: Sequence[Objective], bounds: dict | None = None) -> None:
         lower, upper = space.bounds
-        super().__init__(n_var=space.n_var, n_obj=len(objectives), xl=lower, xu=upper, vtype=int)
+        limits = dict(bounds or {})
+        super().__init__(n_var=space.n_var, n_obj=len(objectives), n_ieq_constr=len(limits), xl=lower, xu=upper, vtype=int)
         self.space = space
         self.objectives = tuple(objectives)
+        self.limits = limits
         self.cache: dict[str, Evaluation] = {}
         self.generation = 0
         self._runner: Runner | None = None
@@ -53,6 +58,8 @@ class ArchitectureProblem(Problem):
             self.cache[evaluation.arch] = evaluation
             self._on_evaluated(evaluation)
         out["F"] = np.array([[self.cache[k].objectives[o.name] for o in self.objectives] for k in keys], dtype=float)
+        if self.limits:
+            out["G"] = np.array([bound_violations(self.cache[k].objectives, self.limits) for k in keys], dtype=float)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -1,8 +1,9 @@
 """The NSGA-II search state as plain data (JSON), not code.
 
 A checkpoint is what the next generation of pymoo's NSGA-II reads: the surviving
-population (genomes, objectives, and the rank and crowding distance survival gave
-each), the generation counter, the evaluation count, the forced-termination flag and
+population (genomes, objectives, constraint values when the search has bounds, and
+the rank and crowding distance survival gave each: null for a network outside the
+bounds, which survival does not rank), the generation counter, the evaluation count, the forced-termination flag and
 the state of the numpy Generator, plus the per-generation rows of generations.csv.
 ``capture`` turns a running algorithm into such a dict; ``restore`` validates one
 (types, shapes, bounds: a crafted file is refused with a one-line RunDirError) and puts
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 import numpy as np
+from pymoo.core.individual import calc_cv
 from pymoo.core.population import Population
 
 from monas.io import RunDirError
@@ -29,19 +31,22 @@ def capture(algorithm, rows: list[dict]) -> dict:
     """The state of a set-up NSGA-II ``algorithm`` after a finished generation, and the
     generation ``rows`` so far, as JSON-compatible data."""
     pop = algorithm.pop
+    population = {
+        "X": np.asarray(pop.get("X")).astype(np.int64).tolist(),
+        "F": [_floats_out(row) for row in pop.get("F")],
+        "rank": [None if r is None else int(r) for r in pop.get("rank")],
+        "crowding": [None if c is None else _floats_out([c])[0] for c in pop.get("crowding")],
+        "n_gen": [int(g) for g in pop.get("n_gen")],
+    }
+    if algorithm.problem.n_ieq_constr:
+        population["G"] = [_floats_out(row) for row in pop.get("G")]
     return {
         "format": STATE_FORMAT,
         "n_gen": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
         "force_termination": bool(algorithm.termination.force_termination),
         "rng": algorithm.random_state.bit_generator.state,
-        "population": {
-            "X": np.asarray(pop.get("X")).astype(np.int64).tolist(),
-            "F": [_floats_out(row) for row in pop.get("F")],
-            "rank": [int(r) for r in pop.get("rank")],
-            "crowding": _floats_out(pop.get("crowding")),
-            "n_gen": [int(g) for g in pop.get("n_gen")],
-        },
+        "population": population,
         "generations": rows,
     }
 
@@ -61,7 +66,9 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     _check(isinstance(state.get("force_termination"), bool), where, "bad force_termination")
 
     pop = state.get("population")
-    _check(isinstance(pop, dict) and set(pop) == {"X", "F", "rank", "crowding", "n_gen"}, where, "bad population")
+    n_constr = problem.n_ieq_constr
+    columns = {"X", "F", "rank", "crowding", "n_gen"} | ({"G"} if n_constr else set())
+    _check(isinstance(pop, dict) and set(pop) == columns, where, "bad population")
     X = _array(pop["X"], np.int64, where, "X")
     n = len(X)
     _check(X.shape == (n, problem.n_var) and 1 <= n <= algorithm.pop_size, where, "population genomes have the wrong shape")
@@ -69,10 +76,17 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     _check(bool(np.all((X >= lower) & (X <= upper))), where, "a population genome lies outside the space's bounds")
     F = _array([_floats_in(row) for row in _list(pop["F"], where)], np.float64, where, "F")
     _check(F.shape == (n, problem.n_obj) and bool(np.all(np.isfinite(F))), where, "population objectives have the wrong shape")
-    rank = _array(pop["rank"], np.int64, where, "rank")
-    crowding = _array(_floats_in(pop["crowding"]), np.float64, where, "crowding")
+    ranks, crowdings = _list(pop["rank"], where), _list(pop["crowding"], where)
     born = _array(pop["n_gen"], np.int64, where, "n_gen")
-    _check(rank.shape == crowding.shape == born.shape == (n,), where, "population columns differ in length")
+    _check(len(ranks) == len(crowdings) == n and born.shape == (n,), where, "population columns differ in length")
+    G = _array([_floats_in(row) for row in _list(pop["G"], where)], np.float64, where, "G") if n_constr else np.zeros((n, 0))
+    _check(G.shape == (n, n_constr) and not np.any(np.isnan(G)), where, "population constraints have the wrong shape")
+    CV = calc_cv(G=G).reshape(n, 1)
+    ranked = CV[:, 0] <= 0  # survival ranks only the networks within the bounds
+    unranked = all((r is None) == (c is None) == (not ok) for r, c, ok in zip(ranks, crowdings, ranked))
+    _check(unranked, where, "population ranks do not match its constraints")
+    rank = _array([r for r in ranks if r is not None], np.int64, where, "rank")
+    crowding = _array(_floats_in([c for c in crowdings if c is not None]), np.float64, where, "crowding")
     _check(bool(np.all(rank >= 0) & np.all((born >= 1) & (born < n_gen))), where, "bad population ranks or generations")
     _check(not np.any(np.isnan(crowding)) and bool(np.all(crowding >= 0)), where, "bad crowding distances")
 
@@ -83,8 +97,9 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
         raise RunDirError(f"{where} is not a valid checkpoint: bad random generator state; start a new run") from None
 
     population = Population.new("X", X)
-    population.set("F", F, "G", np.zeros((n, 0)), "H", np.zeros((n, 0)), "CV", np.zeros((n, 1)))
-    population.set("rank", rank, "crowding", crowding, "n_gen", born, "n_iter", born)
+    population.set("F", F, "G", G, "H", np.zeros((n, 0)), "CV", CV)
+    population.set("n_gen", born, "n_iter", born)
+    population[ranked].set("rank", rank, "crowding", crowding)
     for ind in population:
         ind.evaluated = {"F", "G", "H"}
     algorithm.pop = population

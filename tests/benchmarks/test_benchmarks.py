@@ -152,3 +152,16 @@ def test_startup_times_every_command():
     rows = [re.fullmatch(r"command=(\w+) case=(\w+) seconds=\d+\.\d\d over_torch_import=\d+\.\d\d", line) for line in lines[1:]]
     assert all(rows) and len(rows) == 12
     assert {row.group(1) for row in rows} == {"run_nsga", "evaluate", "train_cifar", "transfer_imagenet", "run_hpo"}
+
+
+def test_latency_repeatability_tiny():
+    lines = run("latency_repeatability.py", "--n", "1")
+    assert len(lines) == 2 + 3 + 1  # header lines, one network per space, the summary
+    assert re.fullmatch(r"networks=3 max_deviation=\d+\.\d{3} median_deviation=\d+\.\d{3} within_10_percent=\d/3", lines[-1])
+
+
+def test_darts_mobile_macs_tiny():
+    lines = run("darts_mobile_macs.py", "--n", "2")
+    match = re.fullmatch(r"difference_min=(\d+\.\d+) difference_max=(\d+\.\d+) proxy_ratio_min=\d+\.\d+ proxy_ratio_max=\d+\.\d+",
+                         lines[-1])
+    assert match and match.group(1) == match.group(2)  # the genotype-independent difference of the README

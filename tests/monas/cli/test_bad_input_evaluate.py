@@ -113,6 +113,9 @@ CASES = [
     # devices
     ("device", [*NEW, "--device", "tpu"], "unknown --device 'tpu'", None),
     ("device", [*NEW, "--device", "cuda:9"], "cuda", None),
+    ("device", [*NEW, "--latency-device", "cuda:9"], "--latency-device cuda:9", None),
+    ("device", [*NEW, "--latency", "--latency-device", "tpu"], "unknown --latency-device 'tpu'", None),
+    ("number", [*NEW, "--latency-batch", "0"], "--latency-batch must be at least 1", None),
     # datasets
     ("data", [*NEW, *IMAGES], "b/2.png is not a readable image", images("corrupt")),
     ("data", [*NEW, *IMAGES], "b/2.png is not a readable image", images("truncated")),

@@ -94,8 +94,20 @@ CASES = [
     ("flag", [*FRESH, "-E", "head=svm"], "unknown head 'svm'", None),
     ("flag", [*RESUME, "--overwrite"], "--resume and --overwrite exclude each other", None),
     ("flag", [*RESUME, "--seed", "4"], "drop --seed", None),
+    ("flag", [*RESUME, "--max-macs", "600M"], "drop --max-macs", None),
+    ("flag", [*FRESH, "--objectives", "latency,error"], "give error followed by", None),
+    ("flag", [*FRESH, "--latency-device", "cpu"], "--latency-device needs latency measured", None),
+    ("flag", [*FRESH, "--latency-batch", "4"], "--latency-batch needs latency measured", None),
     # numbers
     ("number", [*FRESH, "-E", "alpha=nan"], "alpha=nan must be a finite number", None),
+    ("number", [*FRESH, "--max-macs", "-1"], "--max-macs must be a positive number such as 600M", None),
+    ("number", [*FRESH, "--max-macs=-5M"], "--max-macs must be a positive number", None),
+    ("number", [*FRESH, "--max-params", "0"], "--max-params must be a positive number", None),
+    ("number", [*FRESH, "--max-params", "3.5X"], "got '3.5X'", None),
+    ("number", [*FRESH, "--max-latency", "fast"], "--max-latency must be a positive number of milliseconds", None),
+    ("number", [*FRESH, "--max-latency", "inf"], "--max-latency must be a positive number", None),
+    ("number", [*FRESH, "--objectives", "error,latency", "--latency-batch", "0"], "--latency-batch must be at least 1", None),
+    ("number", [*FRESH, "--max-latency", "5", "--latency-batch", "100000"], "--latency-batch 100000 is above the limit", None),
     ("number", [*FRESH, "-E", "alpha=inf"], "alpha=inf must be a finite number", None),
     ("number", [*FRESH, "-E", "alpha=-1"], "alpha=-1.0 must be a finite number of at least 0", None),
     ("number", [*FRESH, "-E", "n_train=0"], "n_train=0 must be a finite number of at least 1", None),
@@ -128,6 +140,8 @@ CASES = [
     ("device", [*FRESH, "--device", "tpu"], "unknown --device 'tpu'", None),
     ("device", [*FRESH, "--device", "meta"], "unknown --device 'meta'", None),
     ("device", [*RESUME, "--device", "cuda:7", "--generations", "3"], "cuda", None),
+    ("device", [*FRESH, "--objectives", "error,latency", "--latency-device", "cuda:7"], "--latency-device cuda:7", None),
+    ("device", [*FRESH, "--max-latency", "5", "--latency-device", "tpu"], "unknown --latency-device 'tpu'", None),
     # cluster addresses
     ("cluster", [*FRESH, "--scheduler", "tcp://127.0.0.1:1"], "no Dask scheduler answers at tcp://127.0.0.1:1", None),
     ("cluster", [*FRESH, "--scheduler", "http://127.0.0.1:8786"], "is not a Dask scheduler address", None),
@@ -145,6 +159,9 @@ CASES = [
     ("run file", RESUME, "pop_size is 'abc'", config_field("pop_size", "abc")),
     ("run file", RESUME, "init_channels=100000 is above the limit", config_field("space_options", {"init_channels": 100000})),
     ("run file", RESUME, "--seed must be between 0", config_field("seed", -1)),
+    ("run file", RESUME, "--max-macs must be a positive number", config_field("bounds", {"macs": -1})),
+    ("run file", RESUME, "unknown bound 'flops'", config_field("bounds", {"flops": 5})),
+    ("run file", RESUME, "bounds is", config_field("bounds", [600])),
     ("run file", RESUME, "was not written by this version of monas", edit_json("config.json", lambda d: d.pop("config"))),
     ("run file", RESUME, "checkpoint.json is not a readable checkpoint", write("checkpoint.json", "\x00garbage")),
     ("run file", RESUME, "population genomes have the wrong shape", population("X", [[0, 1]])),
@@ -188,10 +205,11 @@ def test_cases_cover_every_kind():
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_without_cuda(small_run, tmp_path, capsys):
+@pytest.mark.parametrize("flags", [["--device", "cuda"], ["--objectives", "error,latency", "--latency-device", "cuda"]])
+def test_cuda_without_cuda(small_run, tmp_path, capsys, flags):
     before = fingerprint(small_run)
-    assert main([*SMALL_RUN_ARGS, "--out", str(tmp_path / "new"), "--device", "cuda"]) == 2
-    assert_refused(2, capsys.readouterr().err, "run_nsga", "no CUDA device is available")
+    assert main([*SMALL_RUN_ARGS, "--out", str(tmp_path / "new"), *flags]) == 2
+    assert_refused(2, capsys.readouterr().err, "run_nsga", f"{flags[-2]} cuda asked for, but no CUDA device is available")
     assert fingerprint(small_run) == before and list(tmp_path.iterdir()) == []
 
 

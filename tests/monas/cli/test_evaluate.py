@@ -76,6 +76,14 @@ def test_stdout_when_no_out_and_nb201_space(tmp_path, capsys):
     assert captured.err.strip() == "evaluate: 1 scored, 0 failed; written to stdout"
 
 
+def test_latency_is_measured_on_request(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("monas.latency.MIN_RUN_S", 0.01)
+    genotypes = write(tmp_path / "nb201.txt", [NB201_ARCH])
+    assert main([*NB201_ARGS, "--genotypes", str(genotypes), "--latency-device", "cpu", "--latency-batch", "2"]) == 0
+    (row,) = read_rows(capsys.readouterr().out)
+    assert set(row["objectives"]) == {"error", "macs", "params", "latency"} and row["objectives"]["latency"] > 0
+
+
 @pytest.mark.parametrize(
     "space, line, message",
     [

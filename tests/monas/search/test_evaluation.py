@@ -6,6 +6,7 @@ import torch
 
 from monas.data import load_dataset, scoring_data
 from monas.estimators.base import Estimator
+from monas.latency import WORST_LATENCY_MS, LatencyProbe
 from monas.search.evaluation import Evaluator
 from search_spaces import SPACES
 
@@ -54,3 +55,24 @@ def test_a_good_evaluation(parts):
     spec, data = parts
     evaluation = Evaluator(SPACE, spec, Scripted(12.5), data, torch.device("cpu"))(np.zeros(SPACE.n_var, dtype=int), 1)
     assert evaluation.status == "ok" and evaluation.failure is None and evaluation.objectives["error"] == 12.5
+
+
+def test_latency_is_recorded_when_a_probe_is_given(parts, monkeypatch):
+    monkeypatch.setattr("monas.latency.MIN_RUN_S", 0.01)
+    spec, data = parts
+    genome = np.zeros(SPACE.n_var, dtype=int)
+    plain = Evaluator(SPACE, spec, Scripted(12.5), data, torch.device("cpu"))(genome, 1)
+    timed = Evaluator(SPACE, spec, Scripted(12.5), data, torch.device("cpu"), LatencyProbe(torch.device("cpu"), 2))(genome, 1)
+    assert "latency" not in plain.objectives and timed.objectives["latency"] > 0 and timed.status == "ok"
+    assert {k: v for k, v in timed.objectives.items() if k != "latency"} == plain.objectives
+
+
+def test_a_network_that_cannot_be_timed_is_failed_with_the_worst_latency(parts):
+    class Broken(LatencyProbe):
+        def __call__(self, net, spec):
+            raise RuntimeError("CUDA out of memory")
+
+    spec, data = parts
+    evaluation = Evaluator(SPACE, spec, Scripted(12.5), data, torch.device("cpu"), Broken(torch.device("cpu")))(SPACE.bounds[1], 2)
+    assert evaluation.status == "failed" and evaluation.failure == "latency: RuntimeError: CUDA out of memory"
+    assert evaluation.objectives["latency"] == WORST_LATENCY_MS and evaluation.objectives["error"] == 12.5

@@ -39,3 +39,14 @@ def test_earlier_fronts_are_drawn_above_later_ones():
     assert lines["gen 1"].get_zorder() > lines["gen 2"].get_zorder()
     assert lines["gen 1"].get_linewidth() < lines["gen 2"].get_linewidth()  # the later one shows around it
     plt.close(figure)
+
+
+def test_networks_beyond_the_bounds_are_crosses_and_latency_is_in_milliseconds():
+    timed = [Evaluation(e.arch, e.genome, {**e.objectives, "latency": e.objectives["macs"] / 1e5}, 0.1, e.generation)
+             for e in TIED]
+    figure = pareto_figure(timed[:3], ["error", "latency"], outside=timed[3:])
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "latency per batch (ms)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "within the bounds (3)", "outside the bounds (2)", "front (3 networks at 2 points)"]
+    figure.clf()

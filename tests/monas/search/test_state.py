@@ -29,9 +29,9 @@ def runner(jobs):
                          "params": 1.0}, seconds=0.0, generation=generation)
 
 
-def fresh(generations):
+def fresh(generations, bounds=None):
     algorithm = build_algorithm(SPACE, 6)
-    problem = ArchitectureProblem(SPACE, OBJECTIVES)
+    problem = ArchitectureProblem(SPACE, OBJECTIVES, bounds)
     algorithm.setup(problem, termination=MaximumGenerationTermination(generations), seed=1)
     problem.attach(runner, lambda e: None, {})
     return algorithm
@@ -128,3 +128,40 @@ def test_a_crafted_state_is_refused_with_one_line(uninterrupted, edit, message):
         restore(copy.deepcopy(state), fresh(6), "run/checkpoint.json")
     text = str(caught.value)
     assert text.startswith("run/checkpoint.json is not a valid checkpoint: ") and message in text and "\n" not in text
+
+
+BOUND = {"macs": 12}  # about a third of the made-up networks are within it
+
+
+@pytest.fixture(scope="module")
+def constrained():
+    return snapshots(fresh(6, BOUND))
+
+
+def test_a_constrained_state_holds_constraints_and_leaves_networks_beyond_the_bound_unranked(constrained):
+    states = [json.loads(text)["population"] for text in constrained]
+    assert all(len(p["G"]) == len(p["X"]) for p in states)
+    outside = [(g, r, c) for p in states for g, r, c in zip(p["G"], p["rank"], p["crowding"]) if g[0] > 0]
+    assert outside and all(r is None and c is None for _, r, c in outside)
+
+
+@pytest.mark.parametrize("stop", [1, 3])
+def test_a_restored_constrained_search_continues_exactly(constrained, stop):
+    algorithm = fresh(6, BOUND)
+    restore(json.loads(constrained[stop - 1]), algorithm, "ckpt")
+    assert snapshots(algorithm) == constrained[stop:]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (change(["population", "G"], DELETE), "bad population"),
+        (change(["population", "G"], [[0.5, 0.5]] * 6), "constraints have the wrong shape"),
+        (change(["population", "rank"], [0] * 6), "ranks do not match its constraints"),
+    ],
+)
+def test_a_crafted_constrained_state_is_refused(constrained, edit, message):
+    state = json.loads(constrained[0])
+    edit(state)
+    with pytest.raises(RunDirError, match=message):
+        restore(state, fresh(6, BOUND), "run/checkpoint.json")
