@@ -6,12 +6,7 @@ from monas.cli.hpo import main
 from monas.io import read_lines
 from monas.tune.nomad import BEST, BEST_FLAGS, TRIALS
 from tests.conftest import shared_data
-
-GENOTYPE = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), ('dil_conv_3x3', 2)], "
-    "normal_concat=[2, 3], reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), "
-    "('max_pool_3x3', 0)], reduce_concat=[2, 3])"
-)
+from tests.monas.cli.bad_input_training import GENOTYPE
 
 
 @pytest.mark.parametrize("args, message", [

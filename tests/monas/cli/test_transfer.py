@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from monas.cli.transfer import main
+from search_spaces.darts.genotypes import DARTS_V2
 from tests.conftest import ROOT, shared_data
-from tests.search_spaces.test_darts import DARTS_V2
 
 SMALL = ["--image-size", "32", "--init-channels", "8", "--layers", "3", "--batch-size", "16", "--train-limit", "128",
          "--val-limit", "64", "--loader-workers", "0", "--genotype", DARTS_V2]
