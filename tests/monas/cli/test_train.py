@@ -37,6 +37,12 @@ def test_cifar10_for_a_few_steps(tmp_path, capsys):
     assert main([*argv, "--resume"]) == 0
     assert main([*argv, "--resume", "--lr", "0.1"]) == 2
     assert "lr=0.025" in capsys.readouterr().err
+    # A run.json from before other spaces could train (no space, no recipe) is a darts run.
+    recorded = json.loads((tmp_path / "run.json").read_text())
+    assert (recorded["space"], recorded["recipe"]) == ("darts", "darts")
+    (tmp_path / "run.json").write_text(json.dumps({k: v for k, v in recorded.items() if k not in ("space", "recipe")}))
+    assert main([*argv, "--resume"]) == 0
+    assert "already finished" in capsys.readouterr().out
 
 
 def test_pareto_members_of_a_run_train_into_one_folder_each(small_run, tmp_path, capsys):
