@@ -248,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
+        if args.list:
+            print(source_from_args(args).listing())
+            return 0
         settings = settings_from_args(args)
         out_path(args.out)
         return plan_and_tune(args, settings)
