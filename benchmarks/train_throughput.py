@@ -33,17 +33,10 @@ from monas.train.augmentation import TensorImages, small_image_eval_transform, s
 from monas.data import load_dataset  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from monas.train.loop import TrainConfig, evaluate, train  # noqa: E402
-from search_spaces.darts.genotypes import parse_genotype  # noqa: E402
+from search_spaces.darts.genotypes import DARTS_V2, parse_genotype  # noqa: E402
 from search_spaces.darts.model import NetworkCIFAR  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
-# DARTS (second order), the genotype its paper trains on CIFAR-10.
-DARTS_V2 = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
-    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])"
-)
 N_TEST = 96
 
 

@@ -13,7 +13,10 @@ from monas.errors import ArchitectureError
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ArchitectureError", "InputSpec", "SearchSpace"]
+__all__ = ["FORMS", "ArchitectureError", "InputSpec", "SearchSpace"]
+
+FORMS = {"cifar": "CIFAR", "imagenet": "ImageNet"}
+"""The training forms a space may have, and their names in messages."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class SearchSpace(ABC):
     arch_format: str = ""
     """The architecture string's form, for help texts (a string literal in the class
     body: ``--help`` reads it from the source)."""
+    training_forms: dict[str, dict[str, int | float]] = {}
+    """Per training form (a key of FORMS: "cifar" keeps small images' resolution,
+    "imagenet" has ImageNet's stride-2 stem) the settings ``build_for_training`` takes
+    and their defaults, the published training network's (a literal, read by ``--help``)."""
 
     @property
     @abstractmethod
@@ -68,6 +75,33 @@ class SearchSpace(ABC):
         inverted residual, ...) in forward order, each computed from the one before
         it by one block, so that gradients between consecutive maps are defined.
         """
+
+    def check_arch(self, arch: str) -> None:
+        """ArchitectureError unless ``build_for_training`` builds ``arch``. Default:
+        ``from_string`` accepts it."""
+        self.from_string(arch)
+
+    def training_settings(self, form: str, **settings: int | float) -> dict[str, int | float]:
+        """The ``form``'s default settings updated with ``settings``; ArchitectureError for
+        a form the space lacks or a setting it does not know."""
+        if form not in self.training_forms:
+            raise ArchitectureError(f"the {self.name} space has no {FORMS.get(form, form)} form")
+        defaults = self.training_forms[form]
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise ArchitectureError(f"the {self.name} space has no network setting {unknown[0]!r} "
+                                    f"(known: {', '.join(defaults)})")
+        return {**defaults, **settings}
+
+    @abstractmethod
+    def build_for_training(
+        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
+    ) -> nn.Module:
+        """A randomly initialised network of ``arch`` in ``form`` with ``settings``
+        (``training_settings``): what ``build`` promises, and in training mode it may
+        return ``(logits, auxiliary logits)`` (with ``auxiliary``, where the space has an
+        auxiliary head) and drop paths with probability ``drop_path_prob`` (an attribute
+        the trainer sets, where the space has one). ArchitectureError for a bad value."""
 
     def reference_genomes(self) -> list[np.ndarray]:
         """Genomes of the space's most complex networks; the search normalises MACs and

@@ -30,6 +30,11 @@ the reductions of stages 2, 3 and 5 (stem and stage 1 at stride 1, a 4x4 last ma
 64x64 ones drop only the stem's, 8x8 ones keep only stage 5's. Images smaller than
 4x4 are rejected. See ``reduction_strides``.
 
+Training forms: the CIFAR form is this network with a dropout before the classifier;
+the ImageNet form keeps MobileNetV3-Large's strides at any resolution (Once-for-All
+trains and runs it at 128 to 224 pixels). Both default to Once-for-All's settings:
+width 1.0, dropout 0.1 (``train_ofa_net.py`` of github.com/mit-han-lab/once-for-all).
+
 Genome layout: 45 nominal genes, each an index in ``0..2`` into its choice tuple.
 
 - genes 0-4: the depth of stages 1-5, indexing ``DEPTHS = (2, 3, 4)``;
@@ -63,6 +68,7 @@ EXPANSIONS = (3, 4, 6)
 N_STAGES = 5
 MAX_DEPTH = max(DEPTHS)
 MIN_FEATURE_SIZE = 4
+IMAGENET_RESOLUTION = 224
 
 
 class StageConfig(NamedTuple):
@@ -183,11 +189,20 @@ class InvertedResidual(nn.Module):
 
 class MobileNetV3Network(nn.Module):
     """The network of one architecture: ``stages`` lists, per stage, the (kernel size,
-    expansion ratio) of each of its layers."""
+    expansion ratio) of each of its layers. ``dropout`` applies to the features the
+    classifier reads; ``strides`` (stem, per stage) default to ``reduction_strides`` of
+    the input resolution."""
 
-    def __init__(self, stages: list[list[tuple[int, int]]], spec: InputSpec, width: float = 1.0) -> None:
+    def __init__(
+        self,
+        stages: list[list[tuple[int, int]]],
+        spec: InputSpec,
+        width: float = 1.0,
+        dropout: float = 0.0,
+        strides: tuple[int, tuple[int, ...]] | None = None,
+    ) -> None:
         super().__init__()
-        stem_stride, stage_strides = reduction_strides(spec.resolution)
+        stem_stride, stage_strides = strides or reduction_strides(spec.resolution)
         c = make_divisible(STEM_WIDTH * width)
         self.stem = ConvBNAct(spec.channels, c, 3, stem_stride, act=nn.Hardswish)
         self.first_block = InvertedResidual(c, c, 3, 1, 1, se=False, act=nn.ReLU)
@@ -207,6 +222,7 @@ class MobileNetV3Network(nn.Module):
         # On pooled 1x1 maps MobileNetV3's 1x1 convolution is a linear layer; it keeps its
         # bias because no batch-norm follows.
         self.feature_mix = nn.Sequential(nn.Linear(c_head, self.num_features), nn.Hardswish())
+        self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.num_features, spec.num_classes)
 
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -233,7 +249,7 @@ class MobileNetV3Network(nn.Module):
         return self.feature_mix(self.global_pooling(self.forward_stages(x)[-1]).flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.forward_features(x))
+        return self.classifier(self.dropout(self.forward_features(x)))
 
 
 def _parse_ints(text: str, name: str) -> list[int]:
@@ -250,6 +266,13 @@ def _check_choices(values: list[int], choices: tuple[int, ...], what: str, where
             raise ArchitectureError(f"{what} {value} of {place} is not in the mobilenetv3 space (known: {known})")
 
 
+def _check_size(width: float, dropout: float = 0.0) -> None:
+    if not width > 0:
+        raise ArchitectureError(f"width must be positive, got {width}")
+    if not 0 <= dropout < 1:
+        raise ArchitectureError(f"dropout must be in [0, 1), got {dropout}")
+
+
 @SPACES.register("mobilenetv3")
 class MobileNetV3Space(SearchSpace):
     """OFA's MobileNetV3 space: per stage a depth of 2-4, per layer a kernel size of
@@ -258,10 +281,10 @@ class MobileNetV3Space(SearchSpace):
 
     name = "mobilenetv3"
     arch_format = "d=<5 stage depths>|k=<kernel per layer>|e=<expansion per layer>, e.g. d=2,2,2,2,2|k=3,5,...|e=3,6,..."
+    training_forms = {"cifar": {"width": 1.0, "dropout": 0.1}, "imagenet": {"width": 1.0, "dropout": 0.1}}
 
     def __init__(self, width: float = 1.0) -> None:
-        if not width > 0:
-            raise ValueError(f"width must be positive, got {width}")
+        _check_size(width)
         self.width = width
         upper = np.full(_N_GENES, 2, dtype=np.int64)
         self._bounds = (np.zeros_like(upper), upper)
@@ -323,4 +346,12 @@ class MobileNetV3Space(SearchSpace):
         return [self.bounds[1].copy()]
 
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
-        return MobileNetV3Network(self.stages(self.from_string(arch)), spec, self.width)
+        return self.build_for_training(arch, spec, width=self.width, dropout=0.0)
+
+    def build_for_training(
+        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
+    ) -> nn.Module:
+        size = self.training_settings(form, **settings)
+        _check_size(size["width"], size["dropout"])
+        strides = reduction_strides(IMAGENET_RESOLUTION) if form == "imagenet" else None
+        return MobileNetV3Network(self.stages(self.from_string(arch)), spec, size["width"], size["dropout"], strides)

@@ -9,6 +9,8 @@ nominal gene per edge in the benchmark's string order: (1<-0), (2<-0), (2<-1), (
 The network is the benchmark's: a 3x3 stem of 16 channels, three stages of 5 cells at
 16/32/64 channels joined by residual reduction blocks, batch-norm + ReLU, global
 pooling and a linear classifier, so MACs and params match the benchmark's networks.
+That network is also the space's one training form (CIFAR); NAS-Bench-201 has no
+ImageNet network.
 """
 from __future__ import annotations
 
@@ -149,6 +151,11 @@ def format_arch_str(ops: list[str]) -> str:
     return "+".join(nodes)
 
 
+def _check_size(channels: int, cells_per_stage: int) -> None:
+    if channels < 1 or cells_per_stage < 1:
+        raise ArchitectureError(f"channels and cells_per_stage must be at least 1, got {channels} and {cells_per_stage}")
+
+
 @SPACES.register("nb201")
 class NB201Space(SearchSpace):
     """NAS-Bench-201: 5^6 = 15,625 cells. ``channels`` and ``cells_per_stage`` default
@@ -156,10 +163,10 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
     arch_format = "NAS-Bench-201 arch_str |nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
+    training_forms = {"cifar": {"channels": 16, "cells_per_stage": 5}}
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
-        if channels < 1 or cells_per_stage < 1:
-            raise ValueError("channels and cells_per_stage must be at least 1")
+        _check_size(channels, cells_per_stage)
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         upper = np.full(len(EDGES), len(NB201_OPS) - 1, dtype=np.int64)
@@ -184,6 +191,13 @@ class NB201Space(SearchSpace):
         return [np.full(len(EDGES), NB201_OPS.index("nor_conv_3x3"), dtype=np.int64)]
 
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
+        return self.build_for_training(arch, spec, channels=self.channels, cells_per_stage=self.cells_per_stage)
+
+    def build_for_training(
+        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
+    ) -> nn.Module:
+        size = self.training_settings(form, **settings)
+        _check_size(size["channels"], size["cells_per_stage"])
         if spec.resolution % 4:
             raise ArchitectureError(f"the nb201 network needs an input resolution divisible by 4, got {spec.resolution}")
-        return TinyNetwork(parse_arch_str(arch), self.channels, self.cells_per_stage, spec.num_classes, spec.channels)
+        return TinyNetwork(parse_arch_str(arch), size["channels"], size["cells_per_stage"], spec.num_classes, spec.channels)

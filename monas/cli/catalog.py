@@ -23,12 +23,13 @@ from monas.registry import Registry
 class Entry:
     """One registered name: its keyword settings (name -> default, ``None`` where the
     default is not a literal), the first line of its docstring, and (search spaces)
-    its ``arch_format`` class attribute."""
+    its ``arch_format`` and ``training_forms`` class attributes."""
 
     name: str
     options: dict = field(default_factory=dict)
     summary: str = ""
     arch_format: str = ""
+    training_forms: dict = field(default_factory=dict)
 
     def settings(self, reserved: tuple[str, ...] = ("seed",)) -> str:
         """``"key=default key2=default2"``, for help texts (``reserved`` keys left out)."""
@@ -98,7 +99,9 @@ def _entry(name: str, node: ast.ClassDef | ast.FunctionDef, overrides: dict, def
     function = node if isinstance(node, ast.FunctionDef) else _init(node, definitions)
     options = _keywords(function) if function is not None else {}
     options.update({k: v for k, v in overrides.items() if k in options})
-    return Entry(name, options, summary, _class_string(node, "arch_format", definitions))
+    arch_format, forms = (_class_literal(node, attribute) for attribute in ("arch_format", "training_forms"))
+    return Entry(name, options, summary, arch_format if isinstance(arch_format, str) else "",
+                 forms if isinstance(forms, dict) else {})
 
 
 def _init(cls: ast.ClassDef, definitions: dict) -> ast.FunctionDef | None:
@@ -113,16 +116,16 @@ def _init(cls: ast.ClassDef, definitions: dict) -> ast.FunctionDef | None:
     return None
 
 
-def _class_string(node: ast.ClassDef | ast.FunctionDef, attribute: str, definitions: dict) -> str:
+def _class_literal(node: ast.ClassDef | ast.FunctionDef, attribute: str):
+    """The literal value a class body assigns to ``attribute``, else None."""
     if not isinstance(node, ast.ClassDef):
-        return ""
+        return None
     for item in node.body:
         if isinstance(item, (ast.Assign, ast.AnnAssign)):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             if any(isinstance(t, ast.Name) and t.id == attribute for t in targets) and item.value is not None:
-                value = _literal(item.value)
-                return value if isinstance(value, str) else ""
-    return ""
+                return _literal(item.value)
+    return None
 
 
 def _keywords(function: ast.FunctionDef) -> dict:

@@ -1,5 +1,7 @@
 """The ``run_hpo`` command: tune the training hyperparameters and augmentation of one
-DARTS genotype with NOMAD (``monas.tune.driver``), then train it with the best configuration.
+architecture of any space (its CIFAR form, ``SearchSpace.build_for_training``; the
+untuned settings from a recipe, default the space's own) with NOMAD
+(``monas.tune.driver``), then train it with the best configuration.
 
 Trials train on ``--n-train - --n-val`` training images and are scored on the other
 ``--n-val`` (the test split is never seen while tuning); the final training uses all
@@ -14,7 +16,7 @@ the learning-rate schedule fitted to that time.
 fsynced), ``best.json``, ``best_flags.txt`` (the ``train_cifar.py`` flags of the best
 configuration) and ``final.json`` (the full network's result).
 
-Everything (flags, genotype, folder, device, dataset: the images used are decoded up
+Everything (flags, architecture, folder, device, dataset: the images used are decoded up
 front; with ``--resume`` the recorded config.json and trials.jsonl) is checked before
 anything is written. The folder is locked while tuning writes it. ``--overwrite``
 moves the old run aside and deletes it only once the first new trial is logged; a
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -40,21 +43,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monas.cli.common import OneLineParser, UsageError, known_names, run_command
+from monas.cli.networks import (
+    BEFORE_SPACES,
+    add_network_flags,
+    add_source_flags,
+    network_settings,
+    recipe_from_args,
+    source_from_args,
+)
+from monas.cli.recipes import recipe_config
 from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
 from monas.search.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
 from monas.registry import DATASETS
-from monas.train.config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS, TrainConfig
-from monas.cli.train import (
-    OUTPUTS as TRAIN_OUTPUTS,
-    add_source_flags,
-    check_cells,
-    check_network_size,
-    genotypes_from_args,
-    out_path,
-    read_json_object,
-    usable_device,
-)
-from search_spaces.darts.genotypes import parse_genotype
+from monas.train.config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS
+from monas.cli.train import OUTPUTS as TRAIN_OUTPUTS, check_network_size, out_path, read_json_object, usable_device
 
 if TYPE_CHECKING:
     import torch
@@ -69,25 +71,25 @@ FOREIGN = (ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, *TRAIN_OUTPUTS)
 HAET_PER_CLASS = (500, 100)  # training and test images per class
 RESUME_CHANGES = ("time_budget", "max_trials", "device")
 MAX_TRIALS = 1_000_000
+# run_hpo's own network size where the space has these settings (darts): smaller than train_cifar's.
+TUNING_NETWORK = {"init_channels": 16, "layers": 8}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     p = OneLineParser(
         prog=PROG,
-        description="Tune the training hyperparameters and data augmentation of a DARTS genotype with NOMAD "
-        "under a wall-clock budget, then train it with the best configuration. Writes config.json, trials.jsonl, "
+        description="Tune the training hyperparameters and data augmentation of one architecture of any space with "
+        "NOMAD under a wall-clock budget, then train it with the best configuration. Writes config.json, trials.jsonl, "
         "best.json, best_flags.txt (train_cifar.py flags) and final.json into --out.",
     )
     add_source_flags(p)
-    p.add_argument("--space", default="darts", choices=("darts",), help="search space of the genotype (darts)")
     p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--n-train", type=int, help="training images used (default 5000; class-stratified)")
     p.add_argument("--n-val", type=int, help="of these, images held out to score trials (default n-train / 5)")
     p.add_argument("--n-test", type=int, help="test images for the final accuracy (default 1000)")
-    p.add_argument("--init-channels", type=int, default=16, help="channels of the first cells (default 16)")
-    p.add_argument("--layers", type=int, default=8, help="cells (default 8)")
+    add_network_flags(p, "cifar", "default 16 with 8 --layers")
     p.add_argument("--time-budget", type=float, default=3600.0, help="seconds of tuning in all (default 3600)")
     p.add_argument("--max-trials", type=int, help="at most this many trials (default: no limit)")
     p.add_argument("--min-epochs", type=int, default=1, help="fewest epochs a trial may train (default 1)")
@@ -137,14 +139,18 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         raise UsageError("--trial-budget applies only with --haet")
     else:
         trial_budget = None
-    (_, pick), *more = genotypes_from_args(args)
+    source = source_from_args(args)
+    (_, pick), *more = source.chosen
     if more:
-        raise UsageError("run_hpo tunes one genotype; give one --genotype or a --pick that selects one member")
+        raise UsageError("run_hpo tunes one genotype (architecture); give one --genotype or --arch, or a --pick that "
+                         "selects one member")
+    network = network_settings(args, source.space, "cifar", TUNING_NETWORK)
+    recipe, _ = recipe_from_args(args, source.space, "cifar")
     settings = {
-        "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
-        "dataset": args.dataset, "data_dir": args.data_dir, "n_train": 5000 if args.n_train is None else args.n_train,
-        "n_val": args.n_val, "n_test": 1000 if args.n_test is None else args.n_test, "init_channels": args.init_channels,
-        "layers": args.layers, "time_budget": args.time_budget, "max_trials": args.max_trials,
+        "space": source.space, "recipe": recipe, "genotype": pick.arch, "run": args.run,
+        "member": pick.index if args.run else None, "dataset": args.dataset, "data_dir": args.data_dir,
+        "n_train": 5000 if args.n_train is None else args.n_train, "n_val": args.n_val,
+        "n_test": 1000 if args.n_test is None else args.n_test, **network, "time_budget": args.time_budget, "max_trials": args.max_trials,
         "min_epochs": args.min_epochs, "max_epochs": args.max_epochs, "proxy": proxy_ratio(args.proxy),
         "early_stop": args.early_stop, "haet": args.haet, "trial_budget": trial_budget, "seed": args.seed,
         "device": args.device,
@@ -162,7 +168,6 @@ def settings_from_args(args: argparse.Namespace) -> dict:
         raise UsageError(f"need 1 <= --min-epochs <= --max-epochs <= {MAX_EPOCHS}")
     if not 0 <= args.seed <= MAX_SEED:
         raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
-    check_cells(args.init_channels, args.layers)
     return settings
 
 
@@ -198,7 +203,7 @@ def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
 
         RunRecord.open(out)
         read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
-        recorded = read_json_object(out / "config.json")
+        recorded = {**BEFORE_SPACES, **read_json_object(out / "config.json")}
         for key, value in settings.items():
             if key not in RESUME_CHANGES and recorded.get(key) != value:
                 raise UsageError(f"{out} tunes with {key}={recorded.get(key)!r}, not {value!r}; "
@@ -222,6 +227,15 @@ def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return stratified_split(labels, n, len(labels) - n, seed)[0]
 
 
+def build_network(settings: dict, spec: InputSpec) -> torch.nn.Module:
+    """The CIFAR form of ``settings``' architecture with the network settings it records."""
+    from monas.registry import SPACES
+
+    space = SPACES.create(settings["space"])
+    network = {key: settings[key] for key in space.training_settings("cifar")}
+    return space.build_for_training(settings["genotype"], spec, "cifar", **network)
+
+
 def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
     from monas.complexity import count_complexity
 
@@ -234,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
+        if args.list:
+            print(source_from_args(args).listing())
+            return 0
         settings = settings_from_args(args)
         out_path(args.out)
         return plan_and_tune(args, settings)
@@ -248,20 +265,16 @@ def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
     import torch
 
     from monas.data import load_dataset, stratified_split
-    from search_spaces.darts.model import NetworkCIFAR
 
     device = usable_device(settings["device"])
     train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
     test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
     spec = train_images.spec
-    if spec.resolution % 4:
-        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
     if settings["haet"]:
         n_classes = len(train_images.classes)
         settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
         settings["n_val"] = settings["n_train"] // 5
-    check_network_size(lambda: NetworkCIFAR(parse_genotype(settings["genotype"]), settings["init_channels"],
-                                            settings["layers"], spec.num_classes, spec.channels), "the network")
+    check_network_size(lambda: build_network(settings, spec), "the network")
     plan = plan_out(args, settings)
     if plan.finished:
         print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
@@ -296,13 +309,11 @@ def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.devi
     from monas.tune.driver import tune, write_best
     from monas.tune.objective import TrainingObjective
     from monas.tune.space import training_space
-    from search_spaces.darts.model import NetworkCIFAR
 
     fit, val, all_train, test = data
     seed = settings["seed"]
-    genotype = parse_genotype(settings["genotype"])
     torch.manual_seed(seed)
-    network = NetworkCIFAR(genotype, settings["init_channels"], settings["layers"], spec.num_classes, spec.channels)
+    network = build_network(settings, spec)
     full_cost = _complexity(network, spec)
     trial_network, proxy_cost = network, None
     if settings["proxy"] is not None:
@@ -314,8 +325,8 @@ def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.devi
 
     haet = settings["haet"]
     space = training_space(settings["min_epochs"], settings["max_epochs"], tune_epochs=not haet)
-    base = TrainConfig(
-        epochs=settings["min_epochs"], auxiliary_weight=0.0, seed=seed,
+    base = dataclasses.replace(
+        recipe_config(settings["recipe"], "cifar"), epochs=settings["min_epochs"], auxiliary_weight=0.0, seed=seed,
         time_budget=settings["trial_budget"], loader_workers=0 if device.type == "cpu" else 2,
     )
     objective = TrainingObjective(trial_network, fit, val, base, device, early_stop=settings["early_stop"] == "curve",

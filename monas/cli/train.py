@@ -1,12 +1,14 @@
-"""The ``train_cifar`` command: train DARTS genotypes (given, or picked from a search's
-Pareto front) to convergence on a small-image dataset with the DARTS CIFAR recipe.
+"""The ``train_cifar`` command: train architectures of any space (given, or picked from
+a search's Pareto front) to convergence on a small-image dataset, in the space's CIFAR
+form (``SearchSpace.build_for_training``) with a recipe (default: the space's own, e.g.
+DARTS's CIFAR recipe for DARTS cells; ``monas.cli.recipes``) that flags override.
 
-Per genotype the output folder holds ``run.json`` (what is trained, written first),
+Per architecture the output folder holds ``run.json`` (what is trained, written first),
 ``metrics.csv`` (one row per evaluation), ``tensorboard/`` (when installed),
 ``checkpoint.pt`` (every epoch) and, at the end, ``result.json`` (test accuracy,
 params, MACs, epochs, seconds).
 
-Every input (flags, genotypes, output folders, the device, the dataset, which is
+Every input (flags, architectures, output folders, the device, the dataset, which is
 decoded up front) is checked before anything is written. Each folder is locked while
 it is trained (``monas.io.RunLock``); ``--overwrite`` moves the old run aside and
 deletes it only once the new run has written its first checkpoint, putting it back if
@@ -31,7 +33,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monas.cli.common import OneLineParser, UsageError, check_device, known_names, run_command
-from monas.search.picks import Pick, PickError, choose, read_front, table
+from monas.cli.networks import (
+    BEFORE_SPACES,
+    Source,
+    add_network_flags,
+    add_source_flags,
+    network_settings,
+    recipe_from_args,
+    source_from_args,
+)
 from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, refuse_links
 from monas.search.record import RUN_FILES
 from monas.registry import DATASETS
@@ -45,7 +55,6 @@ from monas.train.config import (
     TRIALS,
     TrainConfig,
 )
-from search_spaces.darts.genotypes import parse_genotype
 
 if TYPE_CHECKING:
     import torch
@@ -57,7 +66,6 @@ OUTPUTS = (RUN, RESULT, METRICS, CHECKPOINT, TENSORBOARD)
 # a training --out holding one of these is another kind of run, never replaced.
 FOREIGN = (*RUN_FILES, TRIALS, BEST, BEST_FLAGS, "final.json")
 MAX_PARAMS = 2_000_000_000  # networks beyond this exhaust memory long before they train
-MAX_LAYERS = 1_000
 
 CONFIG_HELP = {
     "epochs": "training epochs",
@@ -91,11 +99,12 @@ CONFIG_HELP = {
 
 def add_config_flags(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     """One flag per TrainConfig field (``--batch-size``; booleans ``--amp/--no-amp``),
-    defaults shown from ``defaults``; unset flags are absent from the namespace."""
+    overriding the recipe's value; the help shows ``defaults`` (darts's recipe). Unset
+    flags are absent from the namespace."""
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        help_text = f"{CONFIG_HELP[f.name]} (default {default})"
+        help_text = f"{CONFIG_HELP[f.name]} (default: the recipe's; darts {default})"
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
@@ -112,50 +121,6 @@ def config_from_args(args: argparse.Namespace, defaults: TrainConfig) -> TrainCo
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return config
-
-
-def add_source_flags(p: argparse.ArgumentParser) -> None:
-    """``--genotype`` or ``--run DIR --pick SPEC``, and ``--list``."""
-    p.add_argument("--genotype", action="append", default=[], metavar="STRING",
-                   help="a DARTS Genotype(...) string to train; repeatable")
-    p.add_argument("--run", metavar="DIR", help="a darts search's run directory whose Pareto members to train")
-    p.add_argument("--pick", default="knee", help="which members of --run: knee, even:N (evenly spaced MACs), "
-                   "index:I,J,... or all (default knee)")
-    p.add_argument("--list", action="store_true", help="print the picked members as a table and exit")
-
-
-def genotypes_from_args(args: argparse.Namespace) -> list[tuple[str, Pick | None]]:
-    """(folder name, pick) per genotype to train: ``genotype<k>`` for --genotype strings
-    (pick None), ``member<index>`` for Pareto picks. Validates every string."""
-    if bool(args.genotype) == bool(args.run):
-        raise UsageError("give either --genotype STRING (repeatable) or --run DIR [--pick SPEC]")
-    if args.run:
-        members, _ = read_front(args.run)
-        try:
-            picks = choose(members, args.pick)
-        except PickError as exc:
-            raise UsageError(f"--pick: {exc}") from None
-        chosen = [(f"member{p.index}", p) for p in picks]
-    else:
-        chosen = [(f"genotype{k}", Pick(k, text, {})) for k, text in enumerate(args.genotype)]
-    for name, pick in chosen:
-        check_genotype(pick.arch)
-    return chosen
-
-
-def listing(args: argparse.Namespace, chosen: list[tuple[str, Pick]]) -> str:
-    """What ``--list`` prints: the picks' table for --run, else the genotype strings."""
-    return table([pick for _, pick in chosen]) if args.run else "\n".join(pick.arch for _, pick in chosen)
-
-
-def check_genotype(arch: str) -> None:
-    """ArchitectureError unless ``arch`` is a Genotype string the DARTS space accepts
-    (its own parser, as ``evaluate.py`` uses: DARTS operations, every input an earlier
-    node, every node concatenated), with as many nodes per cell as the string has."""
-    from search_spaces.darts.space import DartsSpace  # imports torch: only once the flags are checked
-
-    nodes = len(parse_genotype(arch).normal) // 2
-    DartsSpace(blocks=max(1, nodes)).from_string(arch)
 
 
 def out_path(text: str) -> Path:
@@ -182,14 +147,8 @@ def check_network_size(build: Callable[[], torch.nn.Module], what: str) -> None:
     with torch.device("meta"):
         params = sum(p.numel() for p in build().parameters())
     if params > MAX_PARAMS:
-        raise UsageError(f"{what} would have {params:.3g} parameters (more than {MAX_PARAMS:.0e}); use fewer "
-                         "--init-channels or --layers")
-
-
-def check_cells(init_channels: int, layers: int) -> None:
-    """UsageError unless the network's width and depth are in range."""
-    if init_channels < 2 or init_channels % 2 or not 3 <= layers <= MAX_LAYERS:
-        raise UsageError(f"--init-channels must be an even number >= 2 and --layers between 3 and {MAX_LAYERS}")
+        raise UsageError(f"{what} would have {params:.3g} parameters (more than {MAX_PARAMS:.0e}); give smaller "
+                         "network settings (--net)")
 
 
 def read_json_object(path: Path) -> dict:
@@ -239,7 +198,7 @@ def plan_out(out: Path, describe: dict, resume: bool, overwrite: bool) -> Folder
     existing = tuple(name for name in OUTPUTS if (out / name).exists())
     progress = (out / CHECKPOINT).exists() or (out / RESULT).exists()
     if resume and (out / RUN).exists() and progress:
-        recorded = read_json_object(out / RUN)
+        recorded = {**BEFORE_SPACES, **read_json_object(out / RUN)}
         for key, value in describe.items():
             if key != "config" and recorded.get(key) != value:
                 raise UsageError(f"{out} trains {key}={recorded.get(key)!r}, not {value!r}; resume with the run's own settings")
@@ -303,22 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     p = OneLineParser(
         prog=PROG,
-        description="Train DARTS genotypes (--genotype, or Pareto members of a search run: --run --pick) with the "
-        "DARTS CIFAR recipe. Writes run.json, metrics.csv, checkpoint.pt and result.json into one folder per genotype.",
+        description="Train architectures of any space (Pareto members of a search run: --run --pick; or --space "
+        "--arch, --genotype for DARTS) in the space's CIFAR form with a recipe. Writes run.json, metrics.csv, "
+        "checkpoint.pt and result.json into one folder per architecture.",
     )
     add_source_flags(p)
     p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
     p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
     p.add_argument("--test-limit", type=int, help="test on this many test images (a seeded random subset)")
-    p.add_argument("--init-channels", type=int, default=36, help="channels of the first cells (default 36)")
-    p.add_argument("--layers", type=int, default=20, help="cells (default 20)")
+    add_network_flags(p, "cifar", "default 36 with 20 --layers, DARTS's CIFAR network")
     add_config_flags(p, TrainConfig())
     p.add_argument("--early-stop", choices=("none", "curve"), default="none",
                    help="curve: stop when the learning-curve prediction has converged (evaluates every half epoch "
                    "unless --eval-every is given)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--out", default="runs/train", help="output folder; several genotypes get one subfolder each "
+    p.add_argument("--out", default="runs/train", help="output folder; several architectures get one subfolder each "
                    "(default runs/train)")
     p.add_argument("--resume", action="store_true", help="continue the run(s) in --out from their checkpoints")
     p.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
@@ -338,59 +297,62 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work() -> int:
         args = build_parser().parse_args(argv)
-        config = config_from_args(args, TrainConfig())
-        if args.early_stop == "curve" and not hasattr(args, "eval_every"):
-            config.eval_every = 0.5
         if args.resume and args.overwrite:
             raise UsageError("--resume and --overwrite exclude each other")
-        check_cells(args.init_channels, args.layers)
         out_root = out_path(args.out)
-        chosen = genotypes_from_args(args)
+        source = source_from_args(args)
+        recipe, base = recipe_from_args(args, source.space, "cifar")
+        config = config_from_args(args, base)
+        if args.early_stop == "curve" and not hasattr(args, "eval_every"):
+            config.eval_every = 0.5
+        settings = network_settings(args, source.space, "cifar")
         if args.list:
-            print(listing(args, chosen))
+            print(source.listing())
             return 0
-        return train_chosen(args, config, out_root, chosen)
+        return train_chosen(args, config, out_root, source, recipe, settings)
 
     return run_command(PROG, work, "continue with --resume")
 
 
-def train_chosen(args: argparse.Namespace, config: TrainConfig, out_root: Path, chosen: list[tuple[str, Pick]]) -> int:
+def train_chosen(args: argparse.Namespace, config: TrainConfig, out_root: Path, source: Source, recipe: str,
+                 settings: dict) -> int:
     """Check the device, the dataset and the network sizes, plan every folder, then
-    train every chosen genotype (the part of ``main`` that needs torch, imported here
+    train every chosen architecture with ``config`` (from ``recipe``) in its space's
+    CIFAR form with ``settings`` (the part of ``main`` that needs torch, imported here
     once the flags are checked); the exit code."""
     import torch
 
     from monas.complexity import count_complexity
     from monas.data import load_dataset
+    from monas.registry import SPACES
     from monas.train.distributed import PreemptionFlag
     from monas.train.loop import TrainingStateError, train
-    from search_spaces.base import InputSpec
-    from search_spaces.darts.model import NetworkCIFAR
 
     device = usable_device(args.device)
     train_images = load_dataset(args.dataset, args.data_dir, "train")
     test_images = load_dataset(args.dataset, args.data_dir, "test")
     spec = train_images.spec
-    if spec.resolution % 4:
-        raise UsageError(f"the DARTS CIFAR network needs a resolution divisible by 4, got {spec.resolution}")
+    space = SPACES.create(source.space)
+
+    def build(arch: str, auxiliary: bool = False) -> torch.nn.Module:
+        return space.build_for_training(arch, spec, "cifar", auxiliary, **settings)
+
+    chosen = source.chosen
     train_idx = _subset(len(train_images), args.train_limit, config.seed, "--train-limit")
     test_idx = _subset(len(test_images), args.test_limit, config.seed, "--test-limit")
     if config.batch_size > len(train_idx):
         raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(train_idx)} training images")
     for name, pick in chosen:
-        check_network_size(lambda: NetworkCIFAR(parse_genotype(pick.arch), args.init_channels, args.layers,
-                                                spec.num_classes, spec.channels,
-                                                auxiliary=config.auxiliary_weight > 0), name)
+        check_network_size(lambda: build(pick.arch, config.auxiliary_weight > 0), name)
     folders = {name: out_root if len(chosen) == 1 else out_root / name for name, _ in chosen}
     if len(chosen) > 1:
         refuse_foreign(out_root, PROG)
     describes = {}
     for name, pick in chosen:
         describes[name] = {
-            "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+            "space": source.space, "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
             "dataset": args.dataset, "data_dir": args.data_dir, "train_images": len(train_idx),
-            "test_images": len(test_idx), "init_channels": args.init_channels, "layers": args.layers,
-            "config": dataclasses.asdict(config),
+            "test_images": len(test_idx), "recipe": recipe, **settings, "config": dataclasses.asdict(config),
         }
     plans = {name: plan_out(folders[name], describes[name], args.resume, args.overwrite) for name, _ in chosen}
     for name, _ in chosen:
@@ -409,14 +371,9 @@ def train_chosen(args: argparse.Namespace, config: TrainConfig, out_root: Path, 
             if plans[name].finished:
                 continue
             print(f"{PROG}: training {name} into {out}", flush=True)
-            genotype = parse_genotype(pick.arch)
             torch.manual_seed(config.seed)
-            net = NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels,
-                               auxiliary=config.auxiliary_weight > 0)
-            macs, params = count_complexity(
-                NetworkCIFAR(genotype, args.init_channels, args.layers, spec.num_classes, spec.channels),
-                InputSpec(spec.channels, spec.resolution, spec.num_classes),
-            )
+            net = build(pick.arch, config.auxiliary_weight > 0)
+            macs, params = count_complexity(build(pick.arch), spec)
             try:
                 result = train(net, train_data, test_data, config, device, out_dir=out, resume=args.resume,
                                stopper=make_stopper(args.early_stop, config), should_stop=preempted, log=print,

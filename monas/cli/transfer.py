@@ -1,17 +1,19 @@
-"""The ``transfer_imagenet`` command: train the ImageNet form of DARTS genotypes (the
-DARTS ImageNet network, stride-2 stems) on an ImageNet-layout folder, with
-DistributedDataParallel under torchrun, or as submitit jobs (one per genotype) on
-SLURM or locally.
+"""The ``transfer_imagenet`` command: train the ImageNet form of architectures of any
+space that has one (``SearchSpace.build_for_training``: DARTS's ImageNet network with
+stride-2 stems, MobileNetV3 with its 224x224 strides as in Once-for-All; NAS-Bench-201
+has none) with a recipe (default: the space's own; ``monas.cli.recipes``) on an
+ImageNet-layout folder, with DistributedDataParallel under torchrun, or as submitit
+jobs (one per architecture) on SLURM or locally.
 
 ``--data-dir`` holds ``train/<wnid>/*`` and ``val/<wnid>/*`` (the standard ImageNet
-layout; ``../shared/data/tiny-imagenet`` for smoke runs). Each genotype's folder gets
+layout; ``../shared/data/tiny-imagenet`` for smoke runs). Each architecture's folder gets
 ``run.json``, ``metrics.csv`` (top-1, top-5 per evaluation), ``checkpoint.pt`` (every
 epoch, every ``--checkpoint-every-steps`` steps, and on SIGTERM/SIGUSR1) and
 ``result.json``. Submitted jobs resume from their checkpoint when SLURM requeues them
 after preemption or a time-out.
 
 Everything is checked before anything is written, as in ``train_cifar``: flags,
-genotypes, folders, the device (when training here), the cluster (``sbatch`` for
+architectures, folders, the device (when training here), the cluster (``sbatch`` for
 ``--submit slurm``) and the ImageFolder trees. Images are decoded as training reads
 them: a corrupt one stops the run with one line naming the file, or, with
 ``--skip-bad-images``, every image is decoded once up front and the unreadable ones are
@@ -33,43 +35,33 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monas.cli.common import OneLineParser, UsageError, run_command
-from monas.cli.train import (
-    add_config_flags,
-    add_source_flags,
-    check_cells,
-    config_from_args,
-    genotypes_from_args,
-    listing,
-    out_path,
-    usable_device,
-)
+from monas.cli.networks import add_network_flags, add_source_flags, network_settings, recipe_from_args, source_from_args
+from monas.cli.recipes import recipe_config
+from monas.cli.train import add_config_flags, config_from_args, out_path, usable_device
 from monas.train.config import TrainConfig
 
+if TYPE_CHECKING:
+    from torch import nn
+
 PROG = "transfer_imagenet"
-# DARTS's ImageNet recipe (label smoothing 0.1, weight decay 3e-5, auxiliary weight 0.4,
-# clipping at 5, 250 epochs, batch 128, lr 0.1, no drop-path or cutout) with PC-DARTS's
-# warm-up then linear decay in place of DARTS's 0.97-per-epoch steps.
-IMAGENET_DEFAULTS = TrainConfig(
-    epochs=250, batch_size=128, lr=0.1, weight_decay=3e-5, label_smoothing=0.1, drop_path=0.0, auxiliary_weight=0.4,
-    grad_clip=5.0, warmup_epochs=5, schedule="linear", crop_padding=0, cutout=0, checkpoint_every_steps=1000,
-    loader_workers=8,
-)
 MAX_IMAGE_SIZE = 2048
 
 
 @dataclass
 class TransferSpec:
-    """Everything one genotype's ImageNet training needs (picklable, for submitit)."""
+    """Everything one architecture's ImageNet training needs (picklable, for submitit):
+    ``network`` holds the settings of its space's ImageNet form."""
 
     name: str
+    space: str
     arch: str
     out: str
     data_dir: str
     image_size: int
-    init_channels: int
-    layers: int
+    network: dict
     train_limit: int | None
     val_limit: int | None
     config: TrainConfig
@@ -78,30 +70,38 @@ class TransferSpec:
     resume: bool
     skip_bad_images: bool = False
 
+    def build(self, num_classes: int, auxiliary: bool = False) -> nn.Module:
+        """A new network for ``num_classes`` classes at ``image_size`` (imports torch)."""
+        from monas.registry import SPACES
+        from search_spaces.base import InputSpec
+
+        spec = InputSpec(3, self.image_size, num_classes)
+        return SPACES.create(self.space).build_for_training(self.arch, spec, "imagenet", auxiliary, **self.network)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     p = OneLineParser(
         prog=PROG,
-        description="Train the ImageNet form of DARTS genotypes (--genotype, or Pareto members of a search run: --run "
-        "--pick) with DDP: run under torchrun, or submit one job per genotype through submitit (--submit slurm).",
+        description="Train the ImageNet form of architectures of any space that has one (Pareto members of a search "
+        "run: --run --pick; or --space --arch, --genotype for DARTS) with DDP: run under torchrun, or submit one job "
+        "per architecture through submitit (--submit slurm).",
     )
     add_source_flags(p)
     p.add_argument("--data-dir", help="ImageNet-layout folder with train/<wnid>/ and val/<wnid>/")
     p.add_argument("--image-size", type=int, default=224, help="training and evaluation crop size (default 224)")
-    p.add_argument("--init-channels", type=int, default=48, help="channels of the first cells (default 48, mobile setting)")
-    p.add_argument("--layers", type=int, default=14, help="cells (default 14, mobile setting)")
+    add_network_flags(p, "imagenet", "default 48 with 14 --layers, DARTS's mobile setting")
     p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
     p.add_argument("--val-limit", type=int, help="evaluate on this many validation images (a seeded random subset)")
-    add_config_flags(p, IMAGENET_DEFAULTS)
+    add_config_flags(p, recipe_config("darts", "imagenet"))
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
-    p.add_argument("--out", default="runs/imagenet", help="output folder; several genotypes get one subfolder each "
+    p.add_argument("--out", default="runs/imagenet", help="output folder; several architectures get one subfolder each "
                    "(default runs/imagenet)")
     p.add_argument("--resume", action="store_true", help="continue the run(s) in --out from their checkpoints")
     p.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
     p.add_argument("--submit", choices=("none", "local", "slurm"), default="none",
                    help="none: train here (under torchrun for several processes); local or slurm: one submitit job "
-                   "per genotype (local waits for them) (default none)")
+                   "per architecture (local waits for them) (default none)")
     p.add_argument("--nodes", type=int, default=1, help="nodes per job (default 1)")
     p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node, one process each; 0 = one CPU process "
                    "(default 8)")
@@ -117,8 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
-    """One TransferSpec per chosen genotype, validated."""
-    config = config_from_args(args, IMAGENET_DEFAULTS)
+    """One TransferSpec per chosen architecture, validated."""
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite exclude each other")
     if args.data_dir is None:
@@ -126,7 +125,6 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
     missing = [split for split in ("train", "val") if not (Path(args.data_dir) / split).is_dir()]
     if missing:
         raise UsageError(f"--data-dir {args.data_dir} has no {missing[0]}/ folder (expected train/<wnid>/ and val/<wnid>/)")
-    check_cells(args.init_channels, args.layers)
     if args.image_size < 32 or args.image_size % 32 or args.image_size > MAX_IMAGE_SIZE:
         raise UsageError(f"--image-size must be a multiple of 32 (the network halves it 5 times) up to {MAX_IMAGE_SIZE}, "
                          f"got {args.image_size}")
@@ -134,19 +132,21 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
     check_cluster(args)
     if args.submit != "slurm":  # a SLURM job's device is on the cluster, not here
         usable_device(args.device)
-    chosen = genotypes_from_args(args)
+    source = source_from_args(args)
+    settings = network_settings(args, source.space, "imagenet")
+    recipe, base = recipe_from_args(args, source.space, "imagenet")
+    config = config_from_args(args, base)
     specs = []
-    for name, pick in chosen:
+    for name, pick in source.chosen:
         describe = {
-            "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
+            "space": source.space, "genotype": pick.arch, "run": args.run, "member": pick.index if args.run else None,
             "data_dir": args.data_dir, "image_size": args.image_size, "train_limit": args.train_limit,
-            "val_limit": args.val_limit, "init_channels": args.init_channels, "layers": args.layers,
-            "config": dataclasses.asdict(config),
+            "val_limit": args.val_limit, "recipe": recipe, **settings, "config": dataclasses.asdict(config),
         }
-        out = out_root if len(chosen) == 1 else out_root / name
-        specs.append(TransferSpec(name, pick.arch, str(out), args.data_dir, args.image_size, args.init_channels,
-                                  args.layers, args.train_limit, args.val_limit, config, args.device, describe,
-                                  args.resume, args.skip_bad_images))
+        out = out_root if len(source.chosen) == 1 else out_root / name
+        specs.append(TransferSpec(name, source.space, pick.arch, str(out), args.data_dir, args.image_size, settings,
+                                  args.train_limit, args.val_limit, config, args.device, describe, args.resume,
+                                  args.skip_bad_images))
     return specs
 
 
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def work() -> int:
         args = build_parser().parse_args(argv)
         if args.list:
-            print(listing(args, genotypes_from_args(args)))
+            print(source_from_args(args).listing())
             return 0
         specs = specs_from_args(args)
         from monas.cli.transfer_job import run_specs  # torch, torchvision, submitit: once the flags are checked

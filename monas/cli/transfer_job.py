@@ -1,7 +1,7 @@
 """The work of the ``transfer_imagenet`` command (``monas.cli.transfer``) once its
 flags are checked: the ImageNet data (with ``--skip-bad-images``, every chosen image
-decoded once up front), training one genotype under DDP, and submitting one submitit
-job per genotype. Kept apart from the command's parser because it imports torch,
+decoded once up front), training one architecture under DDP, and submitting one
+submitit job per architecture. Kept apart from the command's parser because it imports torch,
 torchvision and submitit, which take seconds."""
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ from monas.train.loop import TrainingStateError, TrainResult, train
 from monas.cli.train import RESULT, check_network_size, plan_out, started_runs, write_result
 from monas.cli.transfer import PROG, TransferSpec, slurm_options
 from search_spaces.base import InputSpec
-from search_spaces.darts.genotypes import parse_genotype
-from search_spaces.darts.model import NetworkImageNet
 
 LOCK_WAIT_SECONDS = 120  # a submitted job waits this long for the submitting process to release the folder
 
@@ -106,15 +104,13 @@ def _one_line(exc: DatasetError) -> DatasetError:
 
 def run_transfer(spec: TransferSpec, device: torch.device, should_stop=None, data: tuple | None = None,
                  on_checkpoint: Callable[[], None] | None = None) -> tuple[TrainResult, dict | None]:
-    """Train one genotype in this process (one of the group's, under DDP) on ``data``
+    """Train one architecture in this process (one of the group's, under DDP) on ``data``
     (``imagenet_data(spec)`` when not given). Returns the result and, on rank 0 of a run
     that was not preempted, the contents of the result.json it wrote."""
     train_set, val_set, num_classes = data if data is not None else imagenet_data(spec)
-    genotype = parse_genotype(spec.arch)
     torch.manual_seed(spec.config.seed)
-    net = NetworkImageNet(genotype, spec.init_channels, spec.layers, num_classes, auxiliary=spec.config.auxiliary_weight > 0)
-    macs, params = count_complexity(NetworkImageNet(genotype, spec.init_channels, spec.layers, num_classes),
-                                    InputSpec(3, spec.image_size, num_classes))
+    net = spec.build(num_classes, auxiliary=spec.config.auxiliary_weight > 0)
+    macs, params = count_complexity(spec.build(num_classes), InputSpec(3, spec.image_size, num_classes))
     rank, _ = distributed.rank_and_world()
     try:
         result = train(net, train_set, val_set, spec.config, device, out_dir=spec.out, resume=spec.resume,
@@ -129,7 +125,7 @@ def run_transfer(spec: TransferSpec, device: torch.device, should_stop=None, dat
 
 
 class TransferJob(submitit.helpers.Checkpointable):
-    """A submitit job: join the job's process group, train one genotype, leave. On
+    """A submitit job: join the job's process group, train one architecture, leave. On
     preemption or time-out submitit requeues it and it resumes from its checkpoint."""
 
     def __init__(self, spec: TransferSpec) -> None:
@@ -189,14 +185,13 @@ def run_specs(specs: list[TransferSpec], args: argparse.Namespace) -> int:
     here (under torchrun: in every process of the group); the exit code."""
     env = distributed.detect()
     say = print if env.is_main else (lambda line: None)
-    data = imagenet_data(specs[0], log=say)  # every genotype trains on the same images
+    data = imagenet_data(specs[0], log=say)  # every architecture trains on the same images
     per_process = len(data[0]) // env.world_size
     if specs[0].config.batch_size > per_process:
         raise UsageError(f"--batch-size {specs[0].config.batch_size} is larger than the {per_process} training "
                          "images per process")
     for spec in specs:
-        check_network_size(lambda: NetworkImageNet(parse_genotype(spec.arch), spec.init_channels, spec.layers,
-                                                   data[2], auxiliary=spec.config.auxiliary_weight > 0), spec.name)
+        check_network_size(lambda: spec.build(data[2], auxiliary=spec.config.auxiliary_weight > 0), spec.name)
     plans = [plan_out(Path(spec.out), spec.describe, args.resume, args.overwrite) for spec in specs]
     for spec, plan in zip(specs, plans):
         if plan.finished:

@@ -3,9 +3,17 @@ table), ``model`` (how cells become a network), ``space`` (the integer encoding)
 
 ``DartsSpace`` is imported on first access, so that the genotype helpers come without
 torch."""
-from search_spaces.darts.genotypes import PRIMITIVES, Genotype, format_genotype, parse_genotype
+from search_spaces.darts.genotypes import (
+    DARTS_V2,
+    NSGA_NET,
+    PC_DARTS,
+    PRIMITIVES,
+    Genotype,
+    format_genotype,
+    parse_genotype,
+)
 
-__all__ = ["PRIMITIVES", "DartsSpace", "Genotype", "format_genotype", "parse_genotype"]
+__all__ = ["DARTS_V2", "NSGA_NET", "PC_DARTS", "PRIMITIVES", "DartsSpace", "Genotype", "format_genotype", "parse_genotype"]
 
 
 def __getattr__(name: str):

@@ -1,8 +1,23 @@
-"""What a DARTS cell is: the ``Genotype`` record and its published string format.
+"""What a DARTS cell is: the ``Genotype`` record, its published string format, and
+published cells as architecture strings.
 
 A genotype lists, for each intermediate node of a cell, two ``(operation, input)``
 pairs; inputs 0 and 1 are the outputs of the two previous cells, input ``k >= 2`` is
 intermediate node ``k - 2``. ``*_concat`` names the nodes concatenated into the output.
+
+Published cells, each the string its authors' repository prints (so ``range(2, 6)``
+where they wrote it):
+
+- ``DARTS_V2``: DARTS, second order (Liu et al., ICLR 2019), ``DARTS_V2`` of
+  github.com/quark0/darts ``cnn/genotypes.py`` (also in PC-DARTS's copy of that file).
+- ``PC_DARTS``: PC-DARTS's CIFAR-10 cell (Xu et al., ICLR 2020), ``PC_DARTS_cifar``
+  (= ``PCDARTS``) of github.com/yuhuixu1993/PC-DARTS ``genotypes.py``.
+- ``NSGA_NET``: NSGA-Net's best CIFAR-10 cell of the micro space (Lu et al., GECCO
+  2019), ``NSGANet`` of github.com/ianwhale/nsga-net ``models/micro_genotypes.py``:
+  five nodes, and only the nodes no other node reads are concatenated, so the integer
+  encoding of the darts search space (four nodes, all concatenated) cannot hold it;
+  the training forms build it. (NSGA-Net's own network widens its cells by a
+  ``filter_increment``; DARTS's network here does not.)
 """
 from __future__ import annotations
 
@@ -22,6 +37,28 @@ PRIMITIVES = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
+
+DARTS_V2 = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])"
+)
+PC_DARTS = (
+    "Genotype(normal=[('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 0), ('dil_conv_3x3', 1), "
+    "('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('dil_conv_3x3', 1)], normal_concat=range(2, 6), "
+    "reduce=[('sep_conv_5x5', 1), ('max_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 2), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)], reduce_concat=range(2, 6))"
+)
+NSGA_NET = (
+    "Genotype(normal=[('skip_connect', 0), ('max_pool_3x3', 0), ('dil_conv_5x5', 0), ('max_pool_3x3', 0), "
+    "('dil_conv_5x5', 1), ('sep_conv_3x3', 3), ('max_pool_3x3', 1), ('sep_conv_5x5', 3), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 0)], normal_concat=[2, 4, 5, 6], "
+    "reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), "
+    "('dil_conv_5x5', 1), ('skip_connect', 2), ('avg_pool_3x3', 1), ('dil_conv_5x5', 1), ('dil_conv_3x3', 1)], "
+    "reduce_concat=[3, 4, 5, 6])"
+)
+PUBLISHED = {"DARTS_V2": DARTS_V2, "PC_DARTS": PC_DARTS, "NSGA_NET": NSGA_NET}
 
 _FIELDS = Genotype._fields
 # A range(...) concat longer than any cell could be is refused before it is expanded, so

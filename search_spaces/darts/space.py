@@ -11,28 +11,72 @@ import numpy as np
 from torch import nn
 
 from monas.registry import SPACES
-from search_spaces.base import ArchitectureError, InputSpec, SearchSpace
+from search_spaces.base import FORMS, ArchitectureError, InputSpec, SearchSpace
 from search_spaces.darts.genotypes import PRIMITIVES, Genotype, format_genotype, parse_genotype
-from search_spaces.darts.model import NetworkCIFAR
+from search_spaces.darts.model import NetworkCIFAR, NetworkImageNet
 
 _CELLS = ("normal", "reduce")
+
+
+def _check_size(init_channels: int, layers: int) -> None:
+    if init_channels < 2 or init_channels % 2:
+        raise ArchitectureError(f"init_channels must be a positive even number, got {init_channels}")
+    if layers < 3:
+        raise ArchitectureError(f"layers must be at least 3 (two reduction cells and a normal cell), got {layers}")
+
+
+def _check_cell(genotype: Genotype, cell: str, blocks: int | None = None) -> list[int]:
+    """The genes of ``genotype``'s ``cell`` (operation index, input per edge); ArchitectureError
+    unless its operations are DARTS's, its edges come in pairs, each input precedes its
+    node and its concat lists distinct nodes. With ``blocks`` (the search encoding) it
+    must also have that many nodes, every one concatenated."""
+    edges = getattr(genotype, cell)
+    concat = list(getattr(genotype, f"{cell}_concat"))
+    nodes = list(range(2, 2 + len(edges) // 2))
+    if blocks is not None and len(edges) != 2 * blocks:
+        raise ArchitectureError(f"{cell} cell has {len(edges) // 2} nodes, this darts space has {blocks} (see --blocks)")
+    if not edges or len(edges) % 2:
+        raise ArchitectureError(f"{cell} cell lists {len(edges)} edges; every node has two")
+    if blocks is not None and concat != nodes:
+        raise ArchitectureError(f"{cell}_concat is {concat}; the darts space concatenates every node, {nodes}")
+    if not concat or len(set(concat)) < len(concat) or not set(concat) <= set(nodes):
+        raise ArchitectureError(f"{cell}_concat is {concat}; it must list distinct nodes of {nodes}")
+    genes = []
+    for k, (op, i) in enumerate(edges):
+        if op not in PRIMITIVES:
+            raise ArchitectureError(f"operation {op!r} is not in the darts space (known: {', '.join(PRIMITIVES)})")
+        if not 0 <= i <= k // 2 + 1:
+            raise ArchitectureError(f"{cell} node {k // 2 + 2} takes input {i}, which does not precede it")
+        genes += [PRIMITIVES.index(op), i]
+    return genes
+
+
+def _trainable(arch: str) -> Genotype:
+    """The Genotype of ``arch`` once both its cells pass ``_check_cell``."""
+    genotype = parse_genotype(arch)
+    for cell in _CELLS:
+        _check_cell(genotype, cell)
+    return genotype
 
 
 @SPACES.register("darts")
 class DartsSpace(SearchSpace):
     """DARTS cells, built into the DARTS CIFAR network with ``layers`` cells of
-    ``init_channels`` base width (defaults: the small proxy network used for search)."""
+    ``init_channels`` base width (defaults: the small proxy network used for search).
+
+    Training forms: DARTS's CIFAR network (36 channels, 20 cells) and its ImageNet
+    network in the mobile setting (48 channels, 14 cells), both with the optional
+    auxiliary head and drop-path; they build any DARTS genotype (``check_arch``), not
+    only those of this encoding."""
 
     name = "darts"
     arch_format = "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])"
+    training_forms = {"cifar": {"init_channels": 36, "layers": 20}, "imagenet": {"init_channels": 48, "layers": 14}}
 
     def __init__(self, blocks: int = 4, init_channels: int = 16, layers: int = 8) -> None:
         if blocks < 1:
             raise ValueError("blocks must be at least 1")
-        if init_channels < 1 or init_channels % 2:
-            raise ValueError("init_channels must be a positive even number")
-        if layers < 3:
-            raise ValueError("layers must be at least 3 (two reduction cells and a normal cell)")
+        _check_size(init_channels, layers)
         self.blocks = blocks
         self.init_channels = init_channels
         self.layers = layers
@@ -73,26 +117,12 @@ class DartsSpace(SearchSpace):
 
     def from_string(self, arch: str) -> np.ndarray:
         genotype = parse_genotype(arch)
-        genes = []
-        for cell in _CELLS:
-            edges = getattr(genotype, cell)
-            if len(edges) != 2 * self.blocks:
-                raise ArchitectureError(
-                    f"{cell} cell has {len(edges) // 2} nodes, this darts space has {self.blocks} (see --blocks)"
-                )
-            concat = list(getattr(genotype, f"{cell}_concat"))
-            if concat != list(range(2, 2 + self.blocks)):
-                raise ArchitectureError(
-                    f"{cell}_concat is {concat}; the darts space concatenates every node, "
-                    f"{list(range(2, 2 + self.blocks))}"
-                )
-            for k, (op, i) in enumerate(edges):
-                if op not in PRIMITIVES:
-                    raise ArchitectureError(f"operation {op!r} is not in the darts space (known: {', '.join(PRIMITIVES)})")
-                if not 0 <= i <= k // 2 + 1:
-                    raise ArchitectureError(f"{cell} node {k // 2 + 2} takes input {i}, which does not precede it")
-                genes += [PRIMITIVES.index(op), i]
-        return np.array(genes, dtype=np.int64)
+        return np.array([g for cell in _CELLS for g in _check_cell(genotype, cell, self.blocks)], dtype=np.int64)
+
+    def check_arch(self, arch: str) -> None:
+        """Any DARTS genotype: DARTS operations, inputs that precede their node, a concat
+        of distinct nodes; any number of nodes, not all concatenated (NSGA-Net's cells)."""
+        _trainable(arch)
 
     def canonical(self, genome: np.ndarray) -> str:
         # A node sums its two inputs, so the order of its two (op, input) pairs is irrelevant.
@@ -102,11 +132,18 @@ class DartsSpace(SearchSpace):
         return self.to_string(canonical.reshape(-1))
 
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
-        if spec.resolution % 4:
-            raise ArchitectureError(f"the darts network needs an input resolution divisible by 4, got {spec.resolution}")
-        genotype = parse_genotype(arch)
-        for cell in _CELLS:
-            for op, _ in getattr(genotype, cell):
-                if op not in PRIMITIVES:
-                    raise ArchitectureError(f"operation {op!r} is not in the darts space")
-        return NetworkCIFAR(genotype, self.init_channels, self.layers, spec.num_classes, spec.channels)
+        return self.build_for_training(arch, spec, init_channels=self.init_channels, layers=self.layers)
+
+    def build_for_training(
+        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
+    ) -> nn.Module:
+        size = self.training_settings(form, **settings)
+        _check_size(size["init_channels"], size["layers"])
+        genotype = _trainable(arch)
+        # The CIFAR network halves the resolution twice; the ImageNet one 3 times more in its stems.
+        divisor = 4 if form == "cifar" else 32
+        if spec.resolution % divisor:
+            raise ArchitectureError(f"the darts {FORMS[form]} network needs an input resolution divisible by "
+                                    f"{divisor}, got {spec.resolution}")
+        network = NetworkCIFAR if form == "cifar" else NetworkImageNet
+        return network(genotype, size["init_channels"], size["layers"], spec.num_classes, spec.channels, auxiliary)

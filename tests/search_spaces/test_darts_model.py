@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from search_spaces.darts.genotypes import parse_genotype
+from search_spaces.darts.genotypes import DARTS_V2, parse_genotype
 from search_spaces.darts.model import NetworkCIFAR, NetworkImageNet
-from tests.search_spaces.test_darts import DARTS_V2
 
 GENOTYPE = parse_genotype(DARTS_V2)
 

@@ -9,9 +9,9 @@ import pytest
 
 from monas.cli.evaluate import main
 from monas.io import RunLock
+from search_spaces.darts.genotypes import DARTS_V2
 from tests.monas.cli.bad_input import assert_refused, fingerprint, image_folder
 from tests.monas.cli.test_evaluate import DARTS_ARGS, NB201_ARCH, cheap_darts_string
-from tests.search_spaces.test_darts import DARTS_V2
 
 OTHER = DARTS_V2.replace("sep_conv_3x3", "max_pool_3x3")
 ARGS = [*DARTS_ARGS, "--genotypes", "{tmp}/g.txt"]

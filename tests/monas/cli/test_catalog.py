@@ -21,6 +21,7 @@ def test_the_source_reading_equals_the_imported_registry(registry):
         for key, value in entry.options.items():
             assert value is None or value == live[key], (entry.name, key)
         assert entry.arch_format == getattr(factory, "arch_format", "")
+        assert entry.training_forms == getattr(factory, "training_forms", {})
 
 
 def test_every_space_says_its_string_form():

@@ -8,8 +8,8 @@ from monas.complexity import count_complexity
 from monas.data import load_dataset
 from monas.cli.evaluate import main
 from search_spaces import SPACES
+from search_spaces.darts.genotypes import DARTS_V2
 from tests.conftest import ROOT
-from tests.search_spaces.test_darts import DARTS_V2
 
 DARTS_OPTIONS = {"init_channels": 4, "layers": 3}
 DARTS_ARGS = ["--space", "darts", "--dataset", "digits", "-S", "init_channels=4", "-S", "layers=3", "--estimator", "rwe",

@@ -6,12 +6,8 @@ from monas.cli.hpo import main
 from monas.io import read_lines
 from monas.tune.driver import BEST, BEST_FLAGS, TRIALS
 from tests.conftest import shared_data
-
-GENOTYPE = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), ('dil_conv_3x3', 2)], "
-    "normal_concat=[2, 3], reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), "
-    "('max_pool_3x3', 0)], reduce_concat=[2, 3])"
-)
+from tests.monas.cli.bad_input_training import GENOTYPE
+from tests.monas.cli.test_train import MBV3
 
 
 @pytest.mark.parametrize("args, message", [
@@ -76,3 +72,18 @@ def test_haet_mode_trains_each_trial_for_the_trial_budget(tmp_path, capsys, one_
         assert "epochs" not in trial["values"]
         assert 1.0 <= trial["info"]["train_seconds"] < 3.0
     assert "--time-budget 1.0" in (out / BEST_FLAGS).read_text()
+
+
+def test_a_mobilenetv3_architecture_is_tuned_from_the_ofa_recipe(tmp_path, one_thread):
+    out = tmp_path / "mbv3"
+    assert main(["--space", "mobilenetv3", "--arch", MBV3, "--dataset", "digits", "--n-train", "200", "--n-val", "60",
+                 "--n-test", "40", "--net", "width=0.25", "--max-epochs", "1", "--max-trials", "1", "--time-budget",
+                 "120", "--device", "cpu", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["space"], config["recipe"], config["width"], config["dropout"]) == ("mobilenetv3", "ofa", 0.25, 0.1)
+    assert "init_channels" not in config
+    (trial,) = read_lines(out / TRIALS)
+    assert trial["status"] == "ok"
+    best = json.loads((out / BEST).read_text())["config"]
+    assert (best["momentum"], best["auxiliary_weight"], best["warmup_epochs"]) == (0.9, 0.0, 5.0)  # the ofa recipe's
+    assert json.loads((out / "final.json").read_text())["test_accuracy"] >= 0

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from monas.cli.transfer import main
+from search_spaces.darts.genotypes import DARTS_V2
 from tests.conftest import ROOT, shared_data
-from tests.search_spaces.test_darts import DARTS_V2
+from tests.monas.cli.test_train import NB201
 
 SMALL = ["--image-size", "32", "--init-channels", "8", "--layers", "3", "--batch-size", "16", "--train-limit", "128",
          "--val-limit", "64", "--loader-workers", "0", "--genotype", DARTS_V2]
@@ -86,6 +87,7 @@ def test_submitit_local_executor_runs_one_job_per_genotype(tmp_path):
     (["--data-dir", "DATA", "--genotype", DARTS_V2, "--image-size", "40"], "multiple of 32"),
     (["--data-dir", "DATA", "--genotype", DARTS_V2, "--batch-size", "1"], "batch_size must be at least 2"),
     (["--data-dir", "DATA", "--genotype", "Genotype(normal=["], "not a Genotype string"),
+    (["--data-dir", "DATA", "--space", "nb201", "--arch", NB201], "the nb201 space has no ImageNet form"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
     for split in ("train", "val"):
