@@ -93,7 +93,6 @@ class SearchSpace(ABC):
                                     f"(known: {', '.join(defaults)})")
         return {**defaults, **settings}
 
-    @abstractmethod
     def build_for_training(
         self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
     ) -> nn.Module:
@@ -102,6 +101,11 @@ class SearchSpace(ABC):
         return ``(logits, auxiliary logits)`` (with ``auxiliary``, where the space has an
         auxiliary head) and drop paths with probability ``drop_path_prob`` (an attribute
         the trainer sets, where the space has one). ArchitectureError for a bad value."""
+        return self.training_network(arch, spec, form, auxiliary, self.training_settings(form, **settings))
+
+    @abstractmethod
+    def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
+        """``build_for_training``'s network, ``size`` holding every setting of ``form``."""
 
     def reference_genomes(self) -> list[np.ndarray]:
         """Genomes of the space's most complex networks; the search normalises MACs and

@@ -348,10 +348,7 @@ class MobileNetV3Space(SearchSpace):
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         return self.build_for_training(arch, spec, width=self.width, dropout=0.0)
 
-    def build_for_training(
-        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
-    ) -> nn.Module:
-        size = self.training_settings(form, **settings)
+    def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
         _check_size(size["width"], size["dropout"])
         strides = reduction_strides(IMAGENET_RESOLUTION) if form == "imagenet" else None
         return MobileNetV3Network(self.stages(self.from_string(arch)), spec, size["width"], size["dropout"], strides)

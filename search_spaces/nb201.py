@@ -193,10 +193,7 @@ class NB201Space(SearchSpace):
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         return self.build_for_training(arch, spec, channels=self.channels, cells_per_stage=self.cells_per_stage)
 
-    def build_for_training(
-        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
-    ) -> nn.Module:
-        size = self.training_settings(form, **settings)
+    def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
         _check_size(size["channels"], size["cells_per_stage"])
         if spec.resolution % 4:
             raise ArchitectureError(f"the nb201 network needs an input resolution divisible by 4, got {spec.resolution}")

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
@@ -35,14 +35,8 @@ from torch.utils.data import DataLoader
 
 from monas.io import refuse_links
 from monas.train.augmentation import BatchMixer
-from monas.train.checkpoint import (  # noqa: F401 - TrainingStateError re-exported
-    TrainingStateError,
-    read_checkpoint,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-    write_checkpoint,
-)
+from monas.train.checkpoint import TrainingStateError  # noqa: F401 - re-exported
+from monas.train.checkpoint import read_checkpoint, rng_state, seed_everything, set_rng_state, write_checkpoint
 from monas.train.config import CHECKPOINT, METRICS, TENSORBOARD, TrainConfig
 from monas.train.data import TrainData, datasets, loaders
 from monas.train.distributed import agree, gather, mean_over_processes, rank_and_world
@@ -365,20 +359,15 @@ def train(
     config: TrainConfig,
     device: torch.device,
     *,
-    out_dir: str | os.PathLike | None = None,
     resume: bool = False,
-    stopper: Stopper | None = None,
-    on_eval: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    log: Callable[[str], None] | None = None,
-    on_checkpoint: Callable[[], None] | None = None,
+    **options: Any,
 ) -> TrainResult:
     """Train ``model`` (in place) with ``config``, evaluate it on ``test_data`` and return
-    what it reached: a ``Trainer`` (see it for the data, the callbacks and the errors),
-    restored from ``out_dir``'s checkpoint when ``resume`` and there is one (a finished
-    run returns its result without training), then run."""
-    trainer = Trainer(model, train_data, test_data, config, device, out_dir=out_dir, stopper=stopper,
-                      on_eval=on_eval, should_stop=should_stop, log=log, on_checkpoint=on_checkpoint)
+    what it reached: a ``Trainer`` with ``options`` (its keyword arguments: the output
+    folder, the callbacks; see it for the data and the errors), restored from
+    ``out_dir``'s checkpoint when ``resume`` and there is one (a finished run returns its
+    result without training), then run."""
+    trainer = Trainer(model, train_data, test_data, config, device, **options)
     if resume:
         trainer.restore()
     return trainer.run()

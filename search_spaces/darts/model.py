@@ -3,6 +3,9 @@ DARTS ImageNet network (stride-2 stems), both with the optional drop-path and au
 head of the DARTS training recipe."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -78,14 +81,38 @@ class AuxiliaryHead(nn.Module):
 
 
 class _DartsNetwork(nn.Module):
-    """Stem (given by the subclass), ``layers`` cells with reductions at 1/3 and 2/3 of
-    the depth, global average pooling and a linear classifier; optionally an auxiliary
-    head behind the second reduction cell.
+    """Stem (``build_stem``, given by the subclass), ``layers`` cells with reductions at
+    1/3 and 2/3 of the depth, global average pooling and a linear classifier; optionally
+    an auxiliary head behind the second reduction cell.
 
     ``forward`` returns the logits, or ``(logits, auxiliary logits)`` in training mode
     when the network has an auxiliary head. ``drop_path_prob`` (0 at construction; the
     training loop raises it) is the per-edge drop-path probability used in training.
     """
+
+    # The auxiliary head's average-pooling stride and whether it ends with batch-norm.
+    auxiliary_pool_stride: int
+    auxiliary_final_bn: bool
+
+    def __init__(
+        self,
+        genotype: Genotype,
+        init_channels: int,
+        layers: int,
+        num_classes: int,
+        in_channels: int = 3,
+        auxiliary: bool = False,
+    ) -> None:
+        super().__init__()
+        c_prev_prev, c_prev, c_curr, reduction_prev = self.build_stem(in_channels, init_channels)
+        head = partial(AuxiliaryHead, pool_stride=self.auxiliary_pool_stride, final_bn=self.auxiliary_final_bn)
+        self._build_cells(genotype, c_prev_prev, c_prev, c_curr, layers, reduction_prev, num_classes,
+                          head if auxiliary else None)
+
+    def build_stem(self, in_channels: int, init_channels: int) -> tuple[int, int, int, bool]:
+        """Make the stem; the first cell's (input channels of s0, of s1, channels, whether
+        s0 has twice s1's resolution)."""
+        raise NotImplementedError
 
     def _build_cells(
         self,
@@ -96,7 +123,7 @@ class _DartsNetwork(nn.Module):
         layers: int,
         reduction_prev: bool,
         num_classes: int,
-        auxiliary: AuxiliaryHead | None,
+        auxiliary: Callable[[int, int], AuxiliaryHead] | None,
     ) -> None:
         self.drop_path_prob = 0.0
         self.cells = nn.ModuleList()
@@ -165,24 +192,15 @@ class NetworkCIFAR(_DartsNetwork):
     ``auxiliary=True`` also DARTS's auxiliary head behind the second reduction cell."""
 
     stem_multiplier = 3
+    auxiliary_pool_stride, auxiliary_final_bn = 3, True
 
-    def __init__(
-        self,
-        genotype: Genotype,
-        init_channels: int,
-        layers: int,
-        num_classes: int,
-        in_channels: int = 3,
-        auxiliary: bool = False,
-    ) -> None:
-        super().__init__()
+    def build_stem(self, in_channels: int, init_channels: int) -> tuple[int, int, int, bool]:
         c_curr = self.stem_multiplier * init_channels
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False),
             nn.BatchNorm2d(c_curr),
         )
-        head = (lambda c, n: AuxiliaryHead(c, n, pool_stride=3, final_bn=True)) if auxiliary else None
-        self._build_cells(genotype, c_curr, c_curr, init_channels, layers, False, num_classes, head)
+        return c_curr, c_curr, init_channels, False
 
     def stem_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.stem(x)
@@ -196,16 +214,9 @@ class NetworkImageNet(_DartsNetwork):
     auxiliary head behind the second reduction cell. The mobile setting of DARTS is
     ``init_channels=48, layers=14``."""
 
-    def __init__(
-        self,
-        genotype: Genotype,
-        init_channels: int,
-        layers: int,
-        num_classes: int,
-        in_channels: int = 3,
-        auxiliary: bool = False,
-    ) -> None:
-        super().__init__()
+    auxiliary_pool_stride, auxiliary_final_bn = 2, False
+
+    def build_stem(self, in_channels: int, init_channels: int) -> tuple[int, int, int, bool]:
         c = init_channels
         self.stem0 = nn.Sequential(
             nn.Conv2d(in_channels, c // 2, 3, stride=2, padding=1, bias=False),
@@ -219,8 +230,7 @@ class NetworkImageNet(_DartsNetwork):
             nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(c),
         )
-        head = (lambda c, n: AuxiliaryHead(c, n, pool_stride=2, final_bn=False)) if auxiliary else None
-        self._build_cells(genotype, c, c, c, layers, True, num_classes, head)
+        return c, c, c, True
 
     def stem_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s0 = self.stem0(x)

@@ -134,10 +134,7 @@ class DartsSpace(SearchSpace):
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         return self.build_for_training(arch, spec, init_channels=self.init_channels, layers=self.layers)
 
-    def build_for_training(
-        self, arch: str, spec: InputSpec, form: str = "cifar", auxiliary: bool = False, **settings: int | float
-    ) -> nn.Module:
-        size = self.training_settings(form, **settings)
+    def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
         _check_size(size["init_channels"], size["layers"])
         genotype = _trainable(arch)
         # The CIFAR network halves the resolution twice; the ImageNet one 3 times more in its stems.
