@@ -29,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monas.cli.hpo import FINAL, main  # noqa: E402
+from monas.cli.hpo import main  # noqa: E402
+from monas.cli.training import FINAL  # noqa: E402
 from search_spaces.darts.genotypes import DARTS_V2  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""Datasets as decoded tensors, and the train/validation subsets used for scoring.
+"""Datasets as decoded tensors, the train/validation subsets used for scoring, and the
+seeded subsets the training commands take (``seeded_subset``, ``stratified_subset``).
 
 Every dataset is a ``LabelledImages``: labels known up front, images decoded on first
 use and kept in memory, so a search decodes each image it uses once, not per network.
@@ -92,6 +93,26 @@ def stratified_split(labels: np.ndarray, n_train: int, n_val: int, seed: int) ->
     chosen = order[: n_train + n_val]
     val = rng.permutation(chosen[n_train:])
     return np.sort(chosen[:n_train]), np.sort(val)
+
+
+def seeded_subset(n: int, size: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``size`` of ``range(n)`` drawn uniformly with ``seed`` (all of
+    them when ``size`` is None); ValueError "must be between 1 and n, got size" (to
+    follow the size's name) when it is out of range."""
+    if size is None:
+        return np.arange(n)
+    if not 1 <= size <= n:
+        raise ValueError(f"must be between 1 and {n}, got {size}")
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``size`` images with the class shares of ``labels``, drawn with
+    ``seed`` (the first part of ``stratified_split``); all of them when ``size`` is at
+    least their number."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    return stratified_split(labels, size, len(labels) - size, seed)[0]
 
 
 SIZE_OPTIONS = ("n_train", "n_val")

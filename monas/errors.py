@@ -4,6 +4,10 @@ re-exported by the module that raises it."""
 from __future__ import annotations
 
 
+class UsageError(ValueError):
+    """Bad command-line input (re-exported by ``monas.cli.common``)."""
+
+
 class ArchitectureError(ValueError):
     """An architecture string or genome that the space cannot represent."""
 

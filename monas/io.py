@@ -220,22 +220,6 @@ class SetAside:
         shutil.rmtree(self.aside)
 
 
-def check_writable_folder(folder: Path) -> None:
-    """RunDirError unless ``folder`` is, or could be created as, a folder this process
-    may write: no path component is a file, and the folder (or its nearest existing
-    ancestor) is writable. Changes nothing."""
-    folder = Path(folder)
-    if str(folder) in ("", "."):
-        folder = Path.cwd()
-    existing = folder
-    while not existing.exists() and not existing.is_symlink():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise RunDirError(f"{existing} is a file, not a folder; give another --out")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise RunDirError(f"{existing} is not writable; give another --out")
-
-
 class RunClaim:
     """A run's output held by this process, from its start to its end.
 

@@ -56,9 +56,19 @@ from scipy.stats import bootstrap, kendalltau
 
 import search_spaces
 from monas import estimators
-from monas.cli.common import OneLineParser, UsageError, check_device, lookup, parse_options, run_command
+from monas.cli.common import (
+    OneLineParser,
+    OutPolicy,
+    UsageError,
+    add_dataset_flags,
+    check_out_folder,
+    create,
+    lookup,
+    parse_options,
+    run_command,
+)
 from monas.data import DATASETS, ScoringData, load_dataset, scoring_data
-from monas.device import resolve_device
+from monas.device import DEVICE_HELP, resolve_device
 from monas.estimators.base import Estimator
 from monas.search.evaluation import estimate_or_worst
 from monas.search.record import RunDirError, RunRecord, append_line, atomic_write, read_lines
@@ -75,6 +85,7 @@ CONFIDENCE = 0.9
 CONFIG, NETWORKS, REPORT = "config.json", "networks.jsonl", "report.json"
 FILES = (CONFIG, NETWORKS, REPORT)
 RESUME_OVERRIDES = {"resume", "out", "n", "device", "bootstrap", "progress"}
+MINIMUMS = {"n": 3, "epochs": 1, "bootstrap": 100}  # networks, epochs, bootstrap resamples
 
 
 def default_estimators() -> list[str]:
@@ -118,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help=f"search space (known: {', '.join(search_spaces.SPACES.names())}; default {d.space})")
     p.add_argument("--space-option", "-S", action="append", metavar="KEY=VALUE", dest="space_options",
                    help="search-space setting, repeatable; darts: init_channels=16 layers=8; nb201: channels=16 cells_per_stage=5")
-    p.add_argument("--dataset", help=f"{', '.join(DATASETS.names())} (default {d.dataset})")
-    p.add_argument("--data-dir", help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
+    add_dataset_flags(p, d.dataset)
     p.add_argument("--n", type=int, help=f"networks to train and score: a seeded sample of distinct networks (default {d.n})")
     p.add_argument("--epochs", type=int, help=f"epochs each network is trained for by the train estimator (default {d.epochs}); "
                    "its training and validation images are -E train:n_train=... -E train:n_val=... "
@@ -132,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="setting of one estimator (or of the train estimator that gives the truth), repeatable; "
                    "e.g. rwe:n_train=1000 train:n_train=2000")
     p.add_argument("--seed", type=int, help=f"seed of the sample, the training, the estimators and their images (default {d.seed})")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", help=f"{DEVICE_HELP} (default {d.device})")
     p.add_argument("--bootstrap", type=int, help=f"bootstrap resamples of the networks (default {d.bootstrap})")
     p.add_argument("--out", help="run folder (default runs/check-<space>-<dataset>-seed<seed>)")
     p.add_argument("--resume", action="store_true", help="continue the check in --out with its own settings "
@@ -144,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> tuple[CheckConfig, bool]:
     """(config, resume) from parsed arguments, validated; reads nothing but config.json."""
     given = vars(args)
-    if given.get("resume"):
+    policy = OutPolicy(bool(given.get("resume")), overwrite=None)
+    if policy.resume:
         if "out" not in given:
             raise UsageError("--resume needs --out, the folder of the check to continue")
         extra = sorted(set(given) - RESUME_OVERRIDES)
@@ -175,7 +186,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[CheckConfig, bool]:
     values.setdefault("out", os.path.join("runs", f"check-{space}-{values.get('dataset', CheckConfig.dataset)}-seed{values.get('seed', 0)}"))
     config = CheckConfig(**values)
     validate(config)
-    check_new(Path(config.out))
+    check_out_folder(config.out)
+    policy.decide(config.out, [name for name in FILES if (Path(config.out) / name).exists()], "a check")
     return config, False
 
 
@@ -210,30 +222,15 @@ def estimator_options(pairs: Sequence[str], names: Sequence[str]) -> tuple[dict,
     return train, {name: parse_options(p, factory(name), f"estimator {name}", reserved=("seed",)) for name, p in grouped.items()}
 
 
-def check_new(out: Path) -> None:
-    """UsageError when ``out`` is a file or already holds a check (nothing is changed)."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder")
-    existing = [name for name in FILES if (out / name).exists()]
-    if existing:
-        raise UsageError(f"--out {out} already holds a check ({existing[0]}); pass --resume to continue it or choose another --out")
-
-
 def validate(config: CheckConfig) -> None:
     """UsageError for any setting that cannot work; loads no data and writes nothing."""
-    if config.n < 3:
-        raise UsageError(f"--n must be at least 3, got {config.n}")
-    if config.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
-    if config.bootstrap < 100:
-        raise UsageError(f"--bootstrap must be at least 100 resamples, got {config.bootstrap}")
+    for name, least in MINIMUMS.items():
+        if getattr(config, name) < least:
+            raise UsageError(f"--{name} must be at least {least}, got {getattr(config, name)}")
     lookup(DATASETS, config.dataset)
-    try:
-        search_spaces.SPACES.create(config.space, **config.space_options)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    create(search_spaces.SPACES, config.space, **config.space_options)
     make_estimators(config)
-    check_device(config.device)
+    resolve_device(config.device)
 
 
 def make_estimators(config: CheckConfig, available: int | None = None) -> tuple[Estimator, dict[str, Estimator]]:

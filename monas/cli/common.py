@@ -1,7 +1,10 @@
 """What the monas commands share: the one-line-error parser and exit codes
-(``run_command``), ``-S``/``-E`` option parsing (a factory's signature is the option
-schema), name lookups in the registries, and the checks of a search configuration,
-an output folder, a device and a Dask scheduler.
+(``run_command``), ``KEY=VALUE`` and ``-S``/``-E`` option parsing (a factory's signature
+is the option schema), name lookups in the registries, the checks of a search
+configuration, an output folder and a Dask scheduler, and ``OutPolicy``: what to do
+with a run already in the output (new, resume, overwrite or refuse). Devices:
+``monas.device.resolve_device``; what the training commands share beyond this:
+``monas.cli.training``.
 
 Exit codes: 0 done, 2 bad input (one line on stderr, nothing of an earlier run
 changed), 130 interrupted (the run directory can be resumed).
@@ -17,13 +20,14 @@ import math
 import os
 import socket
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from monas.cli.catalog import describe
-from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError
+from monas.device import resolve_device
+from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError, UsageError  # UsageError: re-exported
 from monas.registry import DATASETS, ESTIMATORS, SPACES, Registry, UnknownNameError
 from monas.search.config import SearchConfig
 from monas.search.objectives import check_bounds, parse_objectives
@@ -51,10 +55,6 @@ OPTION_LIMITS = {
 SCHEDULER_TIMEOUT_S = 3.0
 
 
-class UsageError(ValueError):
-    """Bad command-line input."""
-
-
 class OneLineParser(argparse.ArgumentParser):
     """argparse with its errors raised as UsageError (one line) instead of usage + exit."""
 
@@ -79,16 +79,23 @@ def registries_epilog() -> str:
     return "\n".join(lines)
 
 
+def add_dataset_flags(p: argparse.ArgumentParser, default: str = "cifar10") -> None:
+    """``--dataset`` (default ``default``; absent from the namespace unless given when the
+    parser's ``argument_default`` is SUPPRESS) and ``--data-dir``."""
+    given_only = p.argument_default == argparse.SUPPRESS
+    p.add_argument("--dataset", **({} if given_only else {"default": default}),
+                   help=f"{', '.join(known_names(DATASETS))} (default {default})")
+    p.add_argument("--data-dir", help="dataset folder: an ImageFolder tree, or where torchvision finds (or downloads) "
+                   "the CIFAR files")
+
+
 def parse_options(pairs: Sequence[str], factory: Callable, what: str, reserved: Sequence[str] = ()) -> dict:
     """``["k=v", ...]`` -> kwargs of ``factory``, each value converted to the type of the
     parameter's default and checked by ``check_options``; UsageError for unknown keys or
     bad values."""
     params = option_defaults(factory, reserved)
     options = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise UsageError(f"{what} option {pair!r} is not KEY=VALUE")
+    for key, text in key_values(pairs, f"{what} option").items():
         if key not in params:
             raise UsageError(f"unknown {what} option {key!r} (known: {', '.join(params) or 'none'})")
         kind = type(params[key])
@@ -97,6 +104,18 @@ def parse_options(pairs: Sequence[str], factory: Callable, what: str, reserved: 
         except ValueError:
             raise UsageError(f"{what} option {key}={text!r} is not a valid {kind.__name__}") from None
     return check_options(options, factory, what, reserved)
+
+
+def key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` as a dict of strings (a later KEY wins); UsageError naming
+    ``what`` (e.g. ``--net``) for a pair without ``=`` or without a key."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {pair!r} is not KEY=VALUE")
+        values[key] = value
+    return values
 
 
 def option_defaults(factory: Callable, reserved: Sequence[str] = ()) -> dict:
@@ -143,6 +162,15 @@ def lookup(registry: Registry, name: str):
     try:
         return registry.get(name)
     except UnknownNameError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def create(registry: Registry, name: str, **options):
+    """``registry.create(name, **options)``; UsageError for an unknown name or an option
+    value the factory refuses."""
+    try:
+        return registry.create(name, **options)
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -212,14 +240,11 @@ def validate(config: SearchConfig) -> None:
     short of loading data: ``check_flags``, then the space and estimator built with their
     options, the device, the scheduler's address."""
     check_flags(config)
-    try:
-        SPACES.create(config.space, **config.space_options)
-        ESTIMATORS.create(config.estimator, **config.estimator_options)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    check_device(config.device)
+    create(SPACES, config.space, **config.space_options)
+    create(ESTIMATORS, config.estimator, **config.estimator_options)
+    resolve_device(config.device)
     if config.latency_device is not None:
-        check_device(config.latency_device, "--latency-device")
+        resolve_device(config.latency_device, "--latency-device")
     if config.scheduler is not None:
         check_scheduler(config.scheduler)
 
@@ -233,10 +258,47 @@ def check_out_folder(out: str, what: str = "--out") -> None:
     path = Path(out)
     existing = next(p for p in (path, *path.absolute().parents) if p.exists() or p.is_symlink())
     if not existing.is_dir():
-        where = "is a file" if existing == path else f"lies under the file {existing}"
+        where = "is a file" if existing == path else f"lies under {existing}, which is a file"
         raise UsageError(f"{what} {out} {where}, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{what} {out}: {existing} is not writable by this user")
+
+
+NEW, RESUME, OVERWRITE = "new", "resume", "overwrite"
+
+
+@dataclass(frozen=True)
+class OutPolicy:
+    """What a command was told to do with a run already in its output: continue it
+    (``resume``), replace it (``overwrite``; None for a command that has no
+    ``--overwrite``) or, given neither, refuse it. Made as soon as the flags are parsed
+    (UsageError for both); ``decide`` answers once the output has been looked at, in
+    the same words for every command. ``resume_takes_out``: ``--resume`` names the
+    folder (run_nsga)."""
+
+    resume: bool
+    overwrite: bool | None = False
+    resume_takes_out: bool = False
+
+    def __post_init__(self) -> None:
+        if self.resume and self.overwrite:
+            raise UsageError("--resume and --overwrite exclude each other")
+
+    def decide(self, out: str | os.PathLike, found: Sequence[str], what: str) -> str:
+        """RESUME when resuming (the command checks what ``out`` holds), else NEW when
+        ``found`` is empty, else OVERWRITE when overwriting; UsageError otherwise.
+        ``found``: the files of ``what`` (a run of this command) in the folder ``out``,
+        most telling first, or ``out`` itself when it is an existing file."""
+        if self.resume:
+            return RESUME
+        if not found:
+            return NEW
+        if self.overwrite:
+            return OVERWRITE
+        held = f"{what} ({found[0]})" if Path(out).is_dir() else what
+        resume = f"--resume {out}" if self.resume_takes_out else "--resume"
+        other = "choose another --out" if self.overwrite is None else "--overwrite to replace it"
+        raise UsageError(f"{out} already holds {held}; pass {resume} to continue it or {other}")
 
 
 def check_scheduler(address: str) -> None:
@@ -254,25 +316,6 @@ def check_scheduler(address: str) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ClusterError(f"no Dask scheduler answers at {address} ({reason}); start it or fix --scheduler") from None
-
-
-def check_device(name: str, flag: str = "--device") -> None:
-    """UsageError (naming ``flag``) unless ``name`` is auto or a torch device this
-    machine has."""
-    if name == "auto":
-        return
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"unknown {flag} {name!r} (auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"{flag} {name} asked for, but no CUDA device is available; use {flag} cpu or auto")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"{flag} {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type not in ("cpu", "cuda"):
-        raise UsageError(f"unknown {flag} {name!r} (auto, cpu, cuda or cuda:N)")
 
 
 def run_command(prog: str, work: Callable[[], int], on_interrupt: str) -> int:

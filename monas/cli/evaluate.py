@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from monas.cli.common import (
     OneLineParser,
-    UsageError,
+    OutPolicy,
+    add_dataset_flags,
     check_flags,
     check_out_folder,
     known_names,
@@ -35,10 +36,11 @@ from monas.cli.common import (
     run_command,
     validate,
 )
+from monas.device import DEVICE_HELP, resolve_device
+from monas.errors import ArchitectureError, UsageError
 from monas.search.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
-from monas.errors import ArchitectureError
 from monas.io import RunClaim, append_line, read_lines, refuse_links, repair_torn_tail
-from monas.registry import DATASETS, ESTIMATORS, SPACES
+from monas.registry import ESTIMATORS, SPACES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,15 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one architecture string per line, in the space's form (below)")
     p.add_argument("--space-option", "-S", action="append", default=[], metavar="KEY=VALUE", dest="space_options",
                    help="search-space setting, repeatable (each space's settings: below)")
-    p.add_argument("--dataset", default=d.dataset, help=f"{', '.join(known_names(DATASETS))} (default {d.dataset})")
-    p.add_argument("--data-dir", default=d.data_dir,
-                   help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
+    add_dataset_flags(p, d.dataset)
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the estimator and of the scoring subsets (default {d.seed})")
     p.add_argument("--estimator", default=d.estimator,
                    help=f"accuracy estimator (known: {', '.join(known_names(ESTIMATORS))}; default {d.estimator}: {DEFAULT_ESTIMATOR_WHY})")
     p.add_argument("--estimator-option", "-E", action="append", default=[], metavar="KEY=VALUE", dest="estimator_options",
                    help="estimator setting, repeatable (each estimator's settings: below)")
-    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", default=d.device, help=f"{DEVICE_HELP} (default {d.device})")
     p.add_argument("--latency", action="store_true", help="also measure each network's latency, in ms (as run_nsga does)")
     p.add_argument("--latency-device", help="where --latency is measured (default --device; implies --latency)")
     p.add_argument("--latency-batch", type=int, help=f"images per timed forward pass (default {d.latency_batch}; implies --latency)")
@@ -121,13 +121,13 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
 
 def check_out(out: str | None, overwrite: bool, resume: bool) -> Path | None:
     """``--out`` as a Path, refused when it is empty, a folder, a link, in a folder this
-    user cannot write, or exists without ``overwrite`` or ``resume``. Changes nothing."""
+    user cannot write, or exists without ``overwrite`` or ``resume`` (``OutPolicy``).
+    Changes nothing."""
     if out is None:
         if overwrite or resume:
             raise UsageError(f"--{'overwrite' if overwrite else 'resume'} needs --out")
         return None
-    if overwrite and resume:
-        raise UsageError("--resume and --overwrite exclude each other")
+    policy = OutPolicy(resume, overwrite)
     if not out.strip():
         raise UsageError(f"--out must name a file, got {out!r}")
     path = Path(out)
@@ -138,8 +138,7 @@ def check_out(out: str | None, overwrite: bool, resume: bool) -> Path | None:
         refuse_links(path.parent, [path.name])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if path.exists() and not (overwrite or resume):
-        raise UsageError(f"--out {out} already exists; pass --overwrite to replace it or --resume to continue it")
+    policy.decide(path, [path.name] if path.exists() else [], "scores")
     return path
 
 
@@ -209,7 +208,6 @@ def evaluate(config: SearchConfig, genotypes: str, progress: bool = True, out: P
     rows ``out`` already holds, which are not scored again); otherwise nothing is
     written. Every input is checked before ``out`` is created or changed."""
     from monas.data import load_dataset, scoring_data
-    from monas.device import resolve_device
     from monas.latency import LatencyProbe
     from monas.search.evaluation import Evaluator
     from monas.search.driver import fitted_estimator

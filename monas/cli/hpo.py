@@ -42,21 +42,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monas.cli.common import OneLineParser, UsageError, known_names, run_command
-from monas.cli.networks import (
-    BEFORE_SPACES,
-    add_network_flags,
-    add_source_flags,
-    network_settings,
-    recipe_from_args,
-    source_from_args,
-)
+from monas.cli.common import RESUME, OutPolicy, UsageError, check_out_folder
+from monas.cli.networks import add_network_flags, network_settings, recipe_from_args, source_from_args
 from monas.cli.recipes import recipe_config
-from monas.io import LOCK_FILE, RunDirError, RunClaim, atomic_write, check_writable_folder, read_lines, refuse_links
-from monas.search.record import ARCHIVE, CHECKPOINT, GENERATIONS, PARETO, PLOT, RunRecord
-from monas.registry import DATASETS
-from monas.train.config import BEST, BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS
-from monas.cli.train import OUTPUTS as TRAIN_OUTPUTS, check_network_size, out_path, read_json_object, usable_device
+from monas.cli.training import (
+    FINAL,
+    TUNING_FILES,
+    add_output_flags,
+    check_network_size,
+    check_run_folder,
+    recorded_settings,
+    training_main,
+    training_parser,
+)
+from monas.device import resolve_device
+from monas.io import RunClaim, RunDirError, atomic_write, read_lines
+from monas.search.record import RunRecord
+from monas.train.config import BEST_FLAGS, MAX_EPOCHS, MAX_SECONDS, MAX_SEED, TRIALS
+from monas.train.flags import config_flags
 
 if TYPE_CHECKING:
     import torch
@@ -64,10 +67,6 @@ if TYPE_CHECKING:
     from search_spaces.base import InputSpec
 
 PROG = "run_hpo"
-FINAL = "final.json"
-HPO_FILES = ("config.json", TRIALS, BEST, BEST_FLAGS, FINAL)
-# Files of the other commands' runs (a search, a training): never replaced by a tuning run.
-FOREIGN = (ARCHIVE, GENERATIONS, PARETO, PLOT, CHECKPOINT, *TRAIN_OUTPUTS)
 HAET_PER_CLASS = (500, 100)  # training and test images per class
 RESUME_CHANGES = ("time_budget", "max_trials", "device")
 MAX_TRIALS = 1_000_000
@@ -77,15 +76,12 @@ TUNING_NETWORK = {"init_channels": 16, "layers": 8}
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    p = OneLineParser(
-        prog=PROG,
-        description="Tune the training hyperparameters and data augmentation of one architecture of any space with "
+    p = training_parser(
+        PROG,
+        "Tune the training hyperparameters and data augmentation of one architecture of any space with "
         "NOMAD under a wall-clock budget, then train it with the best configuration. Writes config.json, trials.jsonl, "
         "best.json, best_flags.txt (train_cifar.py flags) and final.json into --out.",
     )
-    add_source_flags(p)
-    p.add_argument("--dataset", default="cifar10", help=f"{', '.join(known_names(DATASETS))} (default cifar10)")
-    p.add_argument("--data-dir", help="dataset folder (an ImageFolder tree, or torchvision's CIFAR files)")
     p.add_argument("--n-train", type=int, help="training images used (default 5000; class-stratified)")
     p.add_argument("--n-val", type=int, help="of these, images held out to score trials (default n-train / 5)")
     p.add_argument("--n-test", type=int, help="test images for the final accuracy (default 1000)")
@@ -103,11 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "each trial trains for --trial-budget seconds with the schedule fitted to it")
     p.add_argument("--trial-budget", type=float, help="with --haet: seconds of training per trial (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of NOMAD, the weights and the subsets (default 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--out", default="runs/hpo", help="output folder (default runs/hpo)")
-    p.add_argument("--resume", action="store_true", help="continue the tuning in --out (may raise --time-budget "
-                   "and --max-trials); logged trials are replayed, not re-run")
-    p.add_argument("--overwrite", action="store_true", help="replace a tuning run already in --out")
+    add_output_flags(p, "runs/hpo", "tuning")
     return p
 
 
@@ -183,57 +175,40 @@ class TuningPlan:
     write_config: bool = True
 
 
-def plan_out(args: argparse.Namespace, settings: dict) -> TuningPlan:
-    """Check ``--out`` for tuning with ``settings`` (changing nothing): a writable folder,
-    no symbolic link, no other kind of run; a run already there is refused unless
-    ``--overwrite`` or ``--resume`` (its config.json must match ``settings`` but for
-    RESUME_CHANGES, and its trials.jsonl must be readable). A config.json with no trial
-    logged is a start that never ran: the folder is used as if empty."""
-    if args.resume and args.overwrite:
-        raise UsageError("--resume and --overwrite exclude each other")
-    out = out_path(args.out)
-    check_writable_folder(out)
-    refuse_links(out, [*HPO_FILES, LOCK_FILE])
-    foreign = [name for name in FOREIGN if (out / name).exists()] if out.is_dir() else []
-    if foreign:
-        raise RunDirError(f"{out} holds another kind of monas run ({foreign[0]}), not {PROG}; give another --out")
-    existing = tuple(name for name in HPO_FILES if (out / name).exists())
-    if args.resume:
+def plan_out(out: Path, policy: OutPolicy, settings: dict) -> TuningPlan:
+    """Check ``out`` for tuning with ``settings`` (changing nothing):
+    ``check_run_folder``, then a run already there as ``policy`` says: resumed (its
+    config.json must match ``settings`` but for RESUME_CHANGES, and its trials.jsonl
+    must be readable), replaced or refused. A config.json with no trial logged is a
+    start that never ran: the folder is used as if empty."""
+    check_run_folder(out, "tuning", PROG)
+    logged = (out / TRIALS).exists() and (out / TRIALS).stat().st_size > 0
+    found = [name for name, held in ((TRIALS, logged), (FINAL, (out / FINAL).exists())) if held]
+    if policy.decide(out, found, "a run") == RESUME:
         from monas.tune.driver import Trial
 
         RunRecord.open(out)
         read_lines(out / TRIALS, Trial.from_json)  # a damaged log is reported before anything is rewritten
-        recorded = {**BEFORE_SPACES, **read_json_object(out / "config.json")}
-        for key, value in settings.items():
-            if key not in RESUME_CHANGES and recorded.get(key) != value:
-                raise UsageError(f"{out} tunes with {key}={recorded.get(key)!r}, not {value!r}; "
-                                 "resume with the run's own settings")
+        recorded = recorded_settings(out / "config.json", settings, RESUME_CHANGES, "tunes with")
         same_budget = all(recorded.get(key) == settings[key] for key in ("time_budget", "max_trials"))
         if (out / FINAL).exists() and same_budget:
             return TuningPlan(finished=True)
         return TuningPlan(resume=True, write_config=any(recorded.get(k) != settings[k] for k in RESUME_CHANGES))
-    logged = (out / TRIALS).exists() and (out / TRIALS).stat().st_size > 0
-    if (logged or (out / FINAL).exists()) and not args.overwrite:
-        raise RunDirError(f"--out {out} already holds a run ({TRIALS}); pass --resume to continue it or --overwrite "
-                          "to replace it")
-    return TuningPlan(replace=existing)
+    return TuningPlan(replace=tuple(name for name in TUNING_FILES if (out / name).exists()))
 
 
-def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    from monas.data import stratified_split
+def network_of(settings: dict) -> dict:
+    """The settings of the CIFAR network that ``settings`` (a run's config.json) records."""
+    from monas.registry import SPACES
 
-    if n >= len(labels):
-        return np.arange(len(labels))
-    return stratified_split(labels, n, len(labels) - n, seed)[0]
+    return {key: settings[key] for key in SPACES.create(settings["space"]).training_settings("cifar")}
 
 
 def build_network(settings: dict, spec: InputSpec) -> torch.nn.Module:
     """The CIFAR form of ``settings``' architecture with the network settings it records."""
     from monas.registry import SPACES
 
-    space = SPACES.create(settings["space"])
-    network = {key: settings[key] for key in space.training_settings("cifar")}
-    return space.build_for_training(settings["genotype"], spec, "cifar", **network)
+    return SPACES.create(settings["space"]).build_for_training(settings["genotype"], spec, "cifar", **network_of(settings))
 
 
 def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
@@ -246,27 +221,24 @@ def _complexity(net: torch.nn.Module, spec: InputSpec) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``experiments/run_hpo.py`` and the ``monas-hpo`` console script."""
 
-    def work() -> int:
-        args = build_parser().parse_args(argv)
-        if args.list:
-            print(source_from_args(args).listing())
-            return 0
+    def work(args: argparse.Namespace) -> int:
+        policy = OutPolicy(args.resume, args.overwrite)
         settings = settings_from_args(args)
-        out_path(args.out)
-        return plan_and_tune(args, settings)
+        check_out_folder(args.out)
+        return plan_and_tune(args, policy, settings)
 
-    return run_command(PROG, work, "continue with --resume")
+    return training_main(PROG, build_parser(), argv, work)
 
 
-def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
+def plan_and_tune(args: argparse.Namespace, policy: OutPolicy, settings: dict) -> int:
     """Check the device, the dataset and the network, plan ``--out``, decode the images,
     then tune and train (the part of ``main`` that needs torch, imported here once the
     flags are checked); the exit code."""
     import torch
 
-    from monas.data import load_dataset, stratified_split
+    from monas.data import load_dataset, stratified_split, stratified_subset
 
-    device = usable_device(settings["device"])
+    device = resolve_device(settings["device"])
     train_images = load_dataset(settings["dataset"], settings["data_dir"], "train")
     test_images = load_dataset(settings["dataset"], settings["data_dir"], "test")
     spec = train_images.spec
@@ -275,7 +247,7 @@ def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
         settings["n_train"], settings["n_test"] = (k * n_classes for k in HAET_PER_CLASS)
         settings["n_val"] = settings["n_train"] // 5
     check_network_size(lambda: build_network(settings, spec), "the network")
-    plan = plan_out(args, settings)
+    plan = plan_out(Path(args.out), policy, settings)
     if plan.finished:
         print(f"{PROG}: {args.out} has finished tuning with this budget ({Path(args.out) / FINAL}); nothing to do "
               "(raise --time-budget or --max-trials to tune on)", flush=True)
@@ -283,7 +255,7 @@ def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
     seed = settings["seed"]
     fit_idx, val_idx = stratified_split(train_images.labels, settings["n_train"] - settings["n_val"],
                                         settings["n_val"], seed)
-    test_idx = _stratified_subset(test_images.labels, settings["n_test"], seed)
+    test_idx = stratified_subset(test_images.labels, settings["n_test"], seed)
 
     def tensors(images, idx):
         return images.images(idx), torch.from_numpy(images.labels[idx])
@@ -292,7 +264,7 @@ def plan_and_tune(args: argparse.Namespace, settings: dict) -> int:
     fit, val = tensors(train_images, fit_idx), tensors(train_images, val_idx)
     all_train = tensors(train_images, np.sort(np.concatenate([fit_idx, val_idx])))
     test = tensors(test_images, test_idx)
-    with RunClaim(Path(args.out), fresh=not plan.resume, files=HPO_FILES, replace=plan.replace) as start:
+    with RunClaim(Path(args.out), fresh=not plan.resume, files=TUNING_FILES, replace=plan.replace) as start:
         if plan.write_config:
             RunRecord(Path(args.out)).write_config(settings)
         return _tune_and_train(args, settings, device, spec, (fit, val, all_train, test), len(test_idx), start)
@@ -342,7 +314,8 @@ def _tune_and_train(args: argparse.Namespace, settings: dict, device: torch.devi
     best = result.best
     config = objective.config(best.values)
     config.eval_every = float(config.epochs)
-    write_best(args.out, best, config)
+    recipe = settings["recipe"]
+    write_best(args.out, best, config, config_flags(config, recipe, recipe_config(recipe, "cifar"), network_of(settings)))
     print(f"{PROG}: best trial {best.number}: validation error {best.objective:.2f}%; flags: "
           f"{(Path(args.out) / BEST_FLAGS).read_text().strip()}", flush=True)
 

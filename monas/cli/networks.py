@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from monas.cli.catalog import describe
-from monas.cli.common import UsageError, check_name, known_names
+from monas.cli.common import UsageError, check_name, key_values, known_names
 from monas.cli.recipes import default_recipe, recipe_config, recipes_help
 from monas.registry import SPACES
 from monas.search.picks import Pick, PickError, choose, read_front, table
@@ -24,7 +24,7 @@ from search_spaces.base import FORMS
 
 MAX_LAYERS = 1_000
 # Upper bounds of depth settings, so that a typo cannot make a network too deep to build;
-# widths are bounded by the parameter count (``train.check_network_size``).
+# widths are bounded by the parameter count (``monas.cli.training.check_network_size``).
 SETTING_LIMITS = {"layers": MAX_LAYERS, "cells_per_stage": MAX_LAYERS}
 # What a run.json or config.json written before other spaces could train implies.
 BEFORE_SPACES = {"space": "darts", "recipe": "darts"}
@@ -122,12 +122,7 @@ def network_settings(args: argparse.Namespace, space: str, form: str, defaults: 
             given[key] = getattr(args, key)
     if "init_channels" in given or "layers" in given:
         check_cells(given.get("init_channels", 2), given.get("layers", 3))
-    raw = {}
-    for pair in args.net:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise UsageError(f"--net {pair!r} is not KEY=VALUE")
-        raw[key] = text
+    raw = key_values(args.net, "--net")
     built.training_settings(form, **raw)  # an unknown name is refused first, naming the known ones
     for key, text in raw.items():
         kind = type(base[key])

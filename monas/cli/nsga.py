@@ -13,6 +13,7 @@ from typing import Sequence
 
 from monas.cli.common import (
     OneLineParser,
+    OutPolicy,
     UsageError,
     check_flags,
     check_out_folder,
@@ -27,7 +28,7 @@ from monas.cli.common import (
 from monas.registry import DATASETS, ESTIMATORS, SPACES
 from monas.search.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
 from monas.search.objectives import BOUNDED, OBJECTIVES_HELP, describe_bounds, measured_quantities, parse_bound
-from monas.search.record import RunRecord
+from monas.search.record import RUN_FILES
 
 PROG = "run_nsga"
 
@@ -86,9 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool]:
     """(config, resume, overwrite) from parsed arguments, validated."""
     given = vars(args)
-    if "resume" in given:
-        if "overwrite" in given:
-            raise UsageError("--resume and --overwrite exclude each other")
+    policy = OutPolicy("resume" in given, bool(given.get("overwrite")), resume_takes_out=True)
+    if policy.resume:
         extra = sorted(set(given) - RESUME_OVERRIDES)
         if extra:
             raise UsageError(f"with --resume the run's own settings apply; drop --{extra[0].replace('_', '-')}")
@@ -117,7 +117,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     # everything that can be checked without importing the spaces and estimators, first
     check_flags(SearchConfig(**{**values, "space_options": {}, "estimator_options": {}}))
     check_out_folder(values["out"])
-    RunRecord.check_new(values["out"], bool(given.get("overwrite")))
+    found = [name for name in RUN_FILES if os.path.exists(os.path.join(values["out"], name))]
+    policy.decide(values["out"], found, "a run")
     values["space_options"] = parse_options(values.get("space_options", []), lookup(SPACES, space), "space")
     values["estimator_options"] = parse_options(
         values.get("estimator_options", []), lookup(ESTIMATORS, estimator), "estimator", reserved=("seed",)

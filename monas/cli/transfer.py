@@ -24,8 +24,8 @@ submitted, no earlier result changed), 130 interrupted or preempted (continue wi
 ``--resume``).
 
 This module imports no torch: ``--help`` and bad flags are answered at once, and the
-work (``monas.cli.transfer_job``: torch, torchvision, submitit) is imported once the flags are
-checked.
+work (``monas.cli.transfer_job``: torch, torchvision, submitit) is imported once the
+flags are checked; the two halves share ``monas.cli.transfer_spec``.
 """
 from __future__ import annotations
 
@@ -33,72 +33,34 @@ import argparse
 import dataclasses
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from monas.cli.common import OneLineParser, UsageError, run_command
-from monas.cli.networks import add_network_flags, add_source_flags, network_settings, recipe_from_args, source_from_args
+from monas.cli.common import OutPolicy, UsageError, check_out_folder, key_values
+from monas.cli.networks import add_network_flags, network_settings, recipe_from_args, source_from_args
 from monas.cli.recipes import recipe_config
-from monas.cli.train import add_config_flags, config_from_args, out_path, usable_device
-from monas.train.config import TrainConfig
+from monas.cli.training import add_limit_flags, add_output_flags, training_main, training_parser
+from monas.cli.transfer_spec import PROG, TransferSpec
+from monas.device import resolve_device
+from monas.train.flags import add_config_flags, config_from_args
 
-if TYPE_CHECKING:
-    from torch import nn
-
-PROG = "transfer_imagenet"
 MAX_IMAGE_SIZE = 2048
-
-
-@dataclass
-class TransferSpec:
-    """Everything one architecture's ImageNet training needs (picklable, for submitit):
-    ``network`` holds the settings of its space's ImageNet form."""
-
-    name: str
-    space: str
-    arch: str
-    out: str
-    data_dir: str
-    image_size: int
-    network: dict
-    train_limit: int | None
-    val_limit: int | None
-    config: TrainConfig
-    device: str
-    describe: dict
-    resume: bool
-    skip_bad_images: bool = False
-
-    def build(self, num_classes: int, auxiliary: bool = False) -> nn.Module:
-        """A new network for ``num_classes`` classes at ``image_size`` (imports torch)."""
-        from monas.registry import SPACES
-        from search_spaces.base import InputSpec
-
-        spec = InputSpec(3, self.image_size, num_classes)
-        return SPACES.create(self.space).build_for_training(self.arch, spec, "imagenet", auxiliary, **self.network)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    p = OneLineParser(
-        prog=PROG,
-        description="Train the ImageNet form of architectures of any space that has one (Pareto members of a search "
+    p = training_parser(
+        PROG,
+        "Train the ImageNet form of architectures of any space that has one (Pareto members of a search "
         "run: --run --pick; or --space --arch, --genotype for DARTS) with DDP: run under torchrun, or submit one job "
         "per architecture through submitit (--submit slurm).",
+        dataset=False,
     )
-    add_source_flags(p)
     p.add_argument("--data-dir", help="ImageNet-layout folder with train/<wnid>/ and val/<wnid>/")
     p.add_argument("--image-size", type=int, default=224, help="training and evaluation crop size (default 224)")
     add_network_flags(p, "imagenet", "default 48 with 14 --layers, DARTS's mobile setting")
-    p.add_argument("--train-limit", type=int, help="train on this many training images (a seeded random subset)")
-    p.add_argument("--val-limit", type=int, help="evaluate on this many validation images (a seeded random subset)")
+    add_limit_flags(p, "val")
     add_config_flags(p, recipe_config("darts", "imagenet"))
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
-    p.add_argument("--out", default="runs/imagenet", help="output folder; several architectures get one subfolder each "
-                   "(default runs/imagenet)")
-    p.add_argument("--resume", action="store_true", help="continue the run(s) in --out from their checkpoints")
-    p.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
+    add_output_flags(p, "runs/imagenet")
     p.add_argument("--submit", choices=("none", "local", "slurm"), default="none",
                    help="none: train here (under torchrun for several processes); local or slurm: one submitit job "
                    "per architecture (local waits for them) (default none)")
@@ -118,8 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
     """One TransferSpec per chosen architecture, validated."""
-    if args.resume and args.overwrite:
-        raise UsageError("--resume and --overwrite exclude each other")
     if args.data_dir is None:
         raise UsageError("--data-dir is required (a folder with train/<wnid>/ and val/<wnid>/)")
     missing = [split for split in ("train", "val") if not (Path(args.data_dir) / split).is_dir()]
@@ -128,10 +88,10 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
     if args.image_size < 32 or args.image_size % 32 or args.image_size > MAX_IMAGE_SIZE:
         raise UsageError(f"--image-size must be a multiple of 32 (the network halves it 5 times) up to {MAX_IMAGE_SIZE}, "
                          f"got {args.image_size}")
-    out_root = out_path(args.out)
+    check_out_folder(args.out)
     check_cluster(args)
     if args.submit != "slurm":  # a SLURM job's device is on the cluster, not here
-        usable_device(args.device)
+        resolve_device(args.device)
     source = source_from_args(args)
     settings = network_settings(args, source.space, "imagenet")
     recipe, base = recipe_from_args(args, source.space, "imagenet")
@@ -143,7 +103,7 @@ def specs_from_args(args: argparse.Namespace) -> list[TransferSpec]:
             "data_dir": args.data_dir, "image_size": args.image_size, "train_limit": args.train_limit,
             "val_limit": args.val_limit, "recipe": recipe, **settings, "config": dataclasses.asdict(config),
         }
-        out = out_root if len(source.chosen) == 1 else out_root / name
+        out = Path(args.out) if len(source.chosen) == 1 else Path(args.out) / name
         specs.append(TransferSpec(name, source.space, pick.arch, str(out), args.data_dir, args.image_size, settings,
                                   args.train_limit, args.val_limit, config, args.device, describe, args.resume,
                                   args.skip_bad_images))
@@ -161,35 +121,21 @@ def check_cluster(args: argparse.Namespace) -> None:
     if args.submit == "local" and args.nodes != 1:
         raise UsageError("--submit local runs on this machine; --nodes must be 1")
     if args.submit == "slurm":
-        slurm_options(args.slurm_option)
+        key_values(args.slurm_option, "--slurm-option")
         if shutil.which("sbatch") is None:
             raise UsageError("--submit slurm needs SLURM, but sbatch is not on PATH; run on a SLURM login node")
     elif args.slurm_option or args.partition:
         raise UsageError("--slurm-option and --partition apply only with --submit slurm")
 
 
-def slurm_options(pairs: list[str]) -> dict:
-    """``--slurm-option KEY=VALUE`` pairs as sbatch settings; UsageError for a malformed one."""
-    extra = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--slurm-option {pair!r} is not KEY=VALUE")
-        extra[key] = value
-    return extra
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``experiments/transfer_imagenet.py`` and the ``monas-transfer`` console script."""
 
-    def work() -> int:
-        args = build_parser().parse_args(argv)
-        if args.list:
-            print(source_from_args(args).listing())
-            return 0
+    def work(args: argparse.Namespace) -> int:
+        policy = OutPolicy(args.resume, args.overwrite)
         specs = specs_from_args(args)
         from monas.cli.transfer_job import run_specs  # torch, torchvision, submitit: once the flags are checked
 
-        return run_specs(specs, args)
+        return run_specs(specs, args, policy)
 
-    return run_command(PROG, work, "continue with --resume")
+    return training_main(PROG, build_parser(), argv, work)

@@ -1,8 +1,9 @@
 """The work of the ``transfer_imagenet`` command (``monas.cli.transfer``) once its
 flags are checked: the ImageNet data (with ``--skip-bad-images``, every chosen image
 decoded once up front), training one architecture under DDP, and submitting one
-submitit job per architecture. Kept apart from the command's parser because it imports torch,
-torchvision and submitit, which take seconds."""
+submitit job per architecture. Kept apart from the command's parser because it imports
+torch, torchvision and submitit, which take seconds; what the two share is in
+``monas.cli.transfer_spec``."""
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,16 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Subset
 
-from monas.train import distributed
-from monas.train.augmentation import imagenet_eval_transform, imagenet_train_transform
-from monas.cli.common import UsageError
+from monas.cli.common import OutPolicy, UsageError, key_values
+from monas.cli.training import RESULT, check_network_size, limit_subset, plan_out, started_runs, write_result
+from monas.cli.transfer_spec import PROG, TransferSpec
 from monas.complexity import count_complexity
 from monas.data import DatasetError, read_rgb
+from monas.device import resolve_device
 from monas.io import RunDirError, RunLock
+from monas.train import distributed
+from monas.train.augmentation import imagenet_eval_transform, imagenet_train_transform
 from monas.train.loop import TrainingStateError, TrainResult, train
-from monas.cli.train import RESULT, check_network_size, plan_out, started_runs, write_result
-from monas.cli.transfer import PROG, TransferSpec, slurm_options
 from search_spaces.base import InputSpec
 
 LOCK_WAIT_SECONDS = 120  # a submitted job waits this long for the submitting process to release the folder
@@ -80,9 +82,7 @@ def imagenet_data(spec: TransferSpec, log: Callable[[str], None] = print) -> tup
         raise UsageError(f"{root}/train and {root}/val have different class folders")
     subsets = []
     for data, limit, flag in ((train_set, spec.train_limit, "--train-limit"), (val_set, spec.val_limit, "--val-limit")):
-        if limit is not None and not 1 <= limit <= len(data):
-            raise UsageError(f"{flag} must be between 1 and {len(data)}, got {limit}")
-        keep = np.arange(len(data)) if limit is None else np.sort(np.random.default_rng(spec.config.seed).permutation(len(data))[:limit])
+        keep = limit_subset(len(data), limit, spec.config.seed, flag)
         if spec.skip_bad_images:
             ok = readable([data.samples[i][0] for i in keep], spec.config.loader_workers)
             bad = [data.samples[i][0] for i, good in zip(keep, ok) if not good]
@@ -133,7 +133,7 @@ class TransferJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> dict | None:
         env = distributed.detect()
-        device = distributed.init(env, _device_kind(self.spec.device))
+        device = distributed.init(env, resolve_device(self.spec.device))
         lock = _wait_for_lock(Path(self.spec.out)) if env.is_main else None
         try:
             return run_transfer(self.spec, device)[1]
@@ -156,12 +156,6 @@ def _wait_for_lock(folder: Path) -> RunLock:
             time.sleep(1.0)
 
 
-def _device_kind(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def submit(specs: list[TransferSpec], args: argparse.Namespace) -> list:
     """Submit one submitit job per spec (``args.submit``: local or slurm); the jobs."""
     executor = submitit.AutoExecutor(folder=str(Path(args.out) / "submitit"), cluster=args.submit)
@@ -171,7 +165,7 @@ def submit(specs: list[TransferSpec], args: argparse.Namespace) -> list:
     if args.gpus_per_node:
         parameters["gpus_per_node"] = args.gpus_per_node
     if args.submit == "slurm":
-        parameters |= {"slurm_signal_delay_s": 120, "slurm_additional_parameters": slurm_options(args.slurm_option)}
+        parameters |= {"slurm_signal_delay_s": 120, "slurm_additional_parameters": key_values(args.slurm_option, "--slurm-option")}
         if args.partition:
             parameters["slurm_partition"] = args.partition
     executor.update_parameters(**parameters)
@@ -179,10 +173,10 @@ def submit(specs: list[TransferSpec], args: argparse.Namespace) -> list:
     return [executor.submit(TransferJob(dataclasses.replace(spec, resume=True))) for spec in specs]
 
 
-def run_specs(specs: list[TransferSpec], args: argparse.Namespace) -> int:
-    """Decode-check the data and the network sizes, plan every output folder (nothing
-    written before all pass), then submit the jobs (``--submit``) or train every spec
-    here (under torchrun: in every process of the group); the exit code."""
+def run_specs(specs: list[TransferSpec], args: argparse.Namespace, policy: OutPolicy) -> int:
+    """Decode-check the data and the network sizes, plan every output folder with
+    ``policy`` (nothing written before all pass), then submit the jobs (``--submit``) or
+    train every spec here (under torchrun: in every process of the group); the exit code."""
     env = distributed.detect()
     say = print if env.is_main else (lambda line: None)
     data = imagenet_data(specs[0], log=say)  # every architecture trains on the same images
@@ -192,7 +186,7 @@ def run_specs(specs: list[TransferSpec], args: argparse.Namespace) -> int:
                          "images per process")
     for spec in specs:
         check_network_size(lambda: spec.build(data[2], auxiliary=spec.config.auxiliary_weight > 0), spec.name)
-    plans = [plan_out(Path(spec.out), spec.describe, args.resume, args.overwrite) for spec in specs]
+    plans = [plan_out(Path(spec.out), spec.describe, policy, PROG) for spec in specs]
     for spec, plan in zip(specs, plans):
         if plan.finished:
             say(f"{PROG}: {spec.name}: already finished ({Path(spec.out) / RESULT}); nothing to do")
@@ -213,7 +207,7 @@ def run_specs(specs: list[TransferSpec], args: argparse.Namespace) -> int:
                 print(f"{PROG}: {spec.name}: top-1 {summary['test_accuracy']:.2f}%  top-5 {summary['test_top5']:.2f}%",
                       flush=True)
         return 0
-    device = distributed.init(env, _device_kind(args.device))
+    device = distributed.init(env, resolve_device(args.device))
     try:
         with (start if env.is_main else contextlib.nullcontext({})) as starts, \
                 distributed.PreemptionFlag() as preempted:

@@ -53,7 +53,7 @@ class RunRecord:
             raise RunDirError(f"--out {path} is a file, not a folder")
         existing = [name for name in files if (path / name).exists()]
         if existing and not overwrite:
-            raise RunDirError(f"--out {path} already holds a run ({existing[0]}); pass --resume {path} to continue it or --overwrite to replace it")
+            raise RunDirError(f"{path} already holds a run ({existing[0]}); pass --resume {path} to continue it or --overwrite to replace it")
         return existing
 
     @classmethod

@@ -56,10 +56,10 @@ def detect() -> DistEnv:
     return DistEnv()
 
 
-def init(env: DistEnv, device: str) -> torch.device:
-    """Join the process group when ``env`` has several processes (NCCL for ``device``
-    "cuda", gloo otherwise) and return this process's device (``cuda:<local_rank>`` on
-    CUDA)."""
+def init(env: DistEnv, device: torch.device | str) -> torch.device:
+    """Join the process group when ``env`` has several processes (NCCL on a CUDA
+    ``device``, gloo otherwise) and return this process's device (``cuda:<local_rank>``
+    for plain "cuda")."""
     torch_device = torch.device(device)
     if torch_device.type == "cuda" and torch_device.index is None:
         torch_device = torch.device("cuda", env.local_rank)

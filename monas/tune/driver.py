@@ -17,9 +17,9 @@ logged trial's recorded answer (no training) until it reaches the first point th
 never finished, from where it continues as the original run would have. The budget and
 the trial count cover the whole tuning, logged trials included.
 
-``write_best`` and ``config_flags`` turn the best trial's configuration into
-``best.json`` and ``train_cifar.py`` flags. This module imports neither torch nor NOMAD
-until ``tune`` runs.
+``write_best`` writes the best trial's configuration as ``best.json`` and as
+``train_cifar.py`` flags. This module imports neither torch nor NOMAD until ``tune``
+runs.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monas.io import append_line, atomic_write, read_lines
-from monas.train.config import BEST, BEST_FLAGS, MAX_SECONDS, RESUMABLE_CHANGES, TRIALS, TrainConfig
+from monas.train.config import BEST, BEST_FLAGS, MAX_SECONDS, TRIALS, TrainConfig
 from monas.tune.space import TuningSpace
 
 BUDGET_SPENT = "time budget spent"
@@ -220,30 +220,11 @@ def _short(values: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items())
 
 
-def config_flags(config: TrainConfig) -> list[str]:
-    """The ``train_cifar.py`` flags that set ``config``'s values where they differ from
-    TrainConfig's defaults (booleans as ``--flip``/``--no-flip``), leaving out settings
-    that change neither the optimisation nor the data (evaluation interval, loader
-    workers and the like: ``RESUMABLE_CHANGES``)."""
-    defaults = TrainConfig()
-    flags = []
-    for f in dataclasses.fields(TrainConfig):
-        value = getattr(config, f.name)
-        if value == getattr(defaults, f.name) or f.name in RESUMABLE_CHANGES:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            flags.append(flag if value else "--no-" + f.name.replace("_", "-"))
-        else:
-            flags += [flag, str(value)]
-    return flags
-
-
-def write_best(out: str | Path, best: Trial, config: TrainConfig) -> None:
-    """``best.json`` (the best trial and its full TrainConfig) and ``best_flags.txt`` (the
-    same configuration as ``train_cifar.py`` flags, one line), written atomically."""
+def write_best(out: str | Path, best: Trial, config: TrainConfig, flags: list[str]) -> None:
+    """``best.json`` (the best trial, its full TrainConfig and ``flags``) and
+    ``best_flags.txt`` (``flags``, one line: the ``train_cifar.py`` flags that train the
+    same configuration, ``monas.train.flags.config_flags``), written atomically."""
     out = Path(out)
-    flags = config_flags(config)
     summary = {"trial": best.to_json(), "config": dataclasses.asdict(config), "flags": flags}
     atomic_write(out / BEST, json.dumps(summary, indent=2) + "\n")
     atomic_write(out / BEST_FLAGS, " ".join(flags) + "\n")

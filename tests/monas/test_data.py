@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monas.data import DatasetError, fit_scoring_sizes, load_dataset, scoring_data, stratified_split
+from monas.data import (
+    DatasetError,
+    fit_scoring_sizes,
+    load_dataset,
+    scoring_data,
+    seeded_subset,
+    stratified_split,
+    stratified_subset,
+)
 from tests.conftest import shared_data
 
 
@@ -16,6 +24,17 @@ def test_stratified_split_is_disjoint_balanced_and_seeded():
     again = stratified_split(labels, 200, 100, seed=1)
     assert (again[0] == train).all() and (again[1] == val).all()
     assert not (stratified_split(labels, 200, 100, seed=2)[0] == train).all()
+
+
+def test_seeded_subsets_are_sorted_seeded_and_checked():
+    kept = seeded_subset(100, 10, seed=3)
+    assert len(set(kept)) == 10 and (np.diff(kept) > 0).all() and (kept == seeded_subset(100, 10, seed=3)).all()
+    assert (seeded_subset(5, None, seed=3) == np.arange(5)).all()
+    with pytest.raises(ValueError, match="must be between 1 and 100, got 101"):
+        seeded_subset(100, 101, seed=0)
+    labels = np.repeat(np.arange(4), 25)
+    assert (np.bincount(labels[stratified_subset(labels, 40, seed=1)]) == 10).all()
+    assert (stratified_subset(labels, 500, seed=1) == np.arange(100)).all()
 
 
 def test_asking_for_more_images_than_the_split_has_is_an_error():

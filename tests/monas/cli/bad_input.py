@@ -1,6 +1,7 @@
-"""Helpers of the bad-input tables: a tree's fingerprint (content, mtime, link target of
-every entry) to show that a refused command changed nothing, image folders with broken
-files, and the assertion every refused command must meet."""
+"""Helpers of the bad-input tables of every command: a tree's fingerprint (content,
+mtime, link target of every entry) to show that a refused command changed nothing, a
+copy of a run folder, image folders with a broken file, a DARTS genotype with broken
+variants, and the assertion every refused command must meet."""
 from __future__ import annotations
 
 import hashlib
@@ -10,44 +11,67 @@ from pathlib import Path
 
 import numpy as np
 
+from monas.io import LOCK_FILE
+
+GENOTYPE = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), ('dil_conv_3x3', 2)], "
+    "normal_concat=[2, 3], reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), "
+    "('max_pool_3x3', 0)], reduce_concat=[2, 3])"
+)
+# The same cells with one thing wrong each (the darts space's own checks reject them).
+BAD_GENOTYPES = {
+    "input out of range": GENOTYPE.replace("('dil_conv_3x3', 2)", "('dil_conv_3x3', 7)"),
+    "empty concat": GENOTYPE.replace("normal_concat=[2, 3]", "normal_concat=[]"),
+    "huge range concat": GENOTYPE.replace("normal_concat=[2, 3]", "normal_concat=range(2, 10**10)"),
+    "unknown operation": GENOTYPE.replace("sep_conv_3x3", "conv_9x9"),
+    "not a genotype": "Genotype(normal=[",
+    "odd number of edges": GENOTYPE.replace(", ('dil_conv_3x3', 2)]", "]"),
+}
+
 
 def fingerprint(root: Path) -> dict:
-    """{relative path: (kind, content hash or link target, mtime_ns)} of everything under ``root``."""
+    """{relative path: (kind, content hash or link target, mtime_ns)} of everything under
+    ``root``; a lock file without its mtime (a training command that refuses a checkpoint
+    once it holds the lock has written the same pid into it again)."""
     found = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             path = Path(folder) / name
-            stat = path.lstat()
+            mtime = None if name == LOCK_FILE else path.lstat().st_mtime_ns
             if path.is_symlink():
-                found[str(path.relative_to(root))] = ("link", os.readlink(path), stat.st_mtime_ns)
+                found[str(path.relative_to(root))] = ("link", os.readlink(path), mtime)
             elif path.is_file():
-                found[str(path.relative_to(root))] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), stat.st_mtime_ns)
+                found[str(path.relative_to(root))] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), mtime)
             else:
                 found[str(path.relative_to(root))] = ("dir", None, None)
     return found
 
 
-def copy_run(run: Path, to: Path) -> Path:
-    """A copy of the run folder ``run`` (contents and mtimes)."""
-    shutil.copytree(run, to, copy_function=shutil.copy2)
-    return to
+def copy_run(source: Path, target: Path) -> Path:
+    """A copy of the run folder ``source`` at ``target`` (contents, mtimes and links)."""
+    shutil.copytree(source, target, symlinks=True)
+    return target
 
 
-def image_folder(root: Path, broken: str | None = None, n: int = 3, size: int = 16) -> Path:
-    """An ImageFolder tree of two classes with ``n`` PNGs each; ``broken`` = "corrupt"
-    (not an image) or "truncated" (half a PNG) spoils the last image of class b."""
+def image_folder(root: Path, splits: tuple[str, ...] = ("",), classes: int = 2, per_class: int = 8, size: int = 32,
+                 damage: str | None = None) -> Path:
+    """An ImageFolder tree ``root/<split>/c<k>/<i>.png`` of random RGB images (split ""
+    for ``root/c<k>/<i>.png``); ``damage`` "corrupt" (not an image) or "truncated" (half
+    a PNG) spoils the first image of the first split. Returns ``root``."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for label in ("a", "b"):
-        (root / label).mkdir(parents=True)
-        for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
-    last = root / "b" / f"{n - 1}.png"
-    if broken == "corrupt":
-        last.write_bytes(b"this is not an image")
-    elif broken == "truncated":
-        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    for split in splits:
+        for c in range(classes):
+            folder = root / split / f"c{c}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    first = root / splits[0] / "c0" / "0.png"
+    if damage == "corrupt":
+        first.write_bytes(b"this is not an image")
+    elif damage == "truncated":
+        first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
     return root
 
 

@@ -57,7 +57,7 @@ def spoil_earlier(text):
 
 
 def images(broken):
-    return lambda tmp: image_folder(tmp / "images", broken)
+    return lambda tmp: image_folder(tmp / "images", per_class=3, size=16, damage=broken)
 
 
 IMAGES = ["--dataset", "imagefolder", "--data-dir", "{tmp}/images", "--estimator", "rwe", "-E", "n_train=4", "-E", "n_val=2"]
@@ -103,7 +103,7 @@ CASES = [
     ("out", [*ARGS, "--out", ""], "--out must name a file, got ''", None),
     ("out", [*ARGS, "--out", "{tmp}/g.txt", "--overwrite"], "is the --genotypes file", None),
     ("out", [*ARGS, "--out", "{tmp}"], "is a folder", None),
-    ("out", EARLIER, "already exists; pass --overwrite to replace it or --resume to continue it", None),
+    ("out", EARLIER, "already holds scores; pass --resume to continue it or --overwrite to replace it", None),
     ("out", [*ARGS, "--out", "{tmp}/earlier.jsonl/x.jsonl"], "earlier.jsonl is a file, not a folder", None),
     ("out", [*ARGS, "--out", "/sys/scores.jsonl"], "cannot lock /sys", None),
     ("out", [*ARGS, "--out", "/proc/monas/scores.jsonl"], "cannot create /proc/monas", None),
@@ -117,8 +117,8 @@ CASES = [
     ("device", [*NEW, "--latency", "--latency-device", "tpu"], "unknown --latency-device 'tpu'", None),
     ("number", [*NEW, "--latency-batch", "0"], "--latency-batch must be at least 1", None),
     # datasets
-    ("data", [*NEW, *IMAGES], "b/2.png is not a readable image", images("corrupt")),
-    ("data", [*NEW, *IMAGES], "b/2.png is not a readable image", images("truncated")),
+    ("data", [*NEW, *IMAGES], "c0/0.png is not a readable image", images("corrupt")),
+    ("data", [*NEW, *IMAGES], "c0/0.png is not a readable image", images("truncated")),
     ("data", [*NEW, "--dataset", "imagefolder", "--data-dir", "{tmp}/none"], "existing folder", None),
     # --resume of a file that does not fit
     ("resume", [*EARLIER, "--resume"], "was not written for", genotypes(cheap_darts_string(), DARTS_V2)),

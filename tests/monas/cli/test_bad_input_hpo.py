@@ -8,7 +8,7 @@ import pytest
 from monas.cli.hpo import main
 from monas.io import RunLock, read_lines
 from monas.tune.driver import TRIALS
-from tests.monas.cli.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
 
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--n-train", "200", "--n-val", "60", "--n-test", "40",
         "--init-channels", "4", "--layers", "3", "--max-epochs", "1", "--max-trials", "1", "--time-budget", "120",
@@ -142,22 +142,22 @@ def test_bad_input_is_one_line_exit_2_and_the_earlier_run_unchanged(earlier, tmp
     out = copy_run(earlier, tmp_path / "run")
     if setup is not None:
         setup(out)
-    before = snapshot(tmp_path)
+    before = fingerprint(tmp_path)
     argv = argv_for(extra, tmp_path, out)
     if message == "already holds a run":
         argv.remove("--overwrite")
     if message == "exclude each other":
         argv.append("--overwrite")
     assert_refused(main(argv), capsys.readouterr().err, "run_hpo", message)
-    assert snapshot(tmp_path) == before
+    assert fingerprint(tmp_path) == before
 
 
 def test_resuming_a_finished_run_with_the_same_budget_changes_nothing(earlier, tmp_path, capsys):
     out = copy_run(earlier, tmp_path / "run")
-    before = snapshot(out)
+    before = fingerprint(out)
     assert main([*BASE, "--out", str(out), "--resume"]) == 0
     assert "nothing to do" in capsys.readouterr().out
-    assert snapshot(out) == before
+    assert fingerprint(out) == before
 
 
 def test_a_symlinked_trials_log_is_not_written_through(earlier, tmp_path, capsys):
@@ -176,10 +176,10 @@ def test_a_locked_folder_is_refused_naming_the_holder(earlier, tmp_path, capsys)
     out = copy_run(earlier, tmp_path / "run")
     lock = RunLock(out).acquire()  # another open file description: flock refuses a second one
     try:
-        before = snapshot(out)
+        before = fingerprint(out)
         assert_refused(main([*BASE, "--out", str(out), "--resume", "--max-trials", "2"]), capsys.readouterr().err,
                        "run_hpo", "in use by another monas process (pid")
-        assert snapshot(out) == before
+        assert fingerprint(out) == before
     finally:
         lock.release()
 

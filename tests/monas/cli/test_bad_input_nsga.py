@@ -72,7 +72,7 @@ def linked_run_folder(tmp, run):
 
 
 def images(broken):
-    return lambda tmp, run: image_folder(tmp / "images", broken)
+    return lambda tmp, run: image_folder(tmp / "images", per_class=3, size=16, damage=broken)
 
 
 def wrong_genome(tmp, run):
@@ -131,7 +131,7 @@ CASES = [
     ("folder", [*SMALL_RUN_ARGS, "--out", ""], "--out must name a folder, got ''", None),
     ("folder", [*SMALL_RUN_ARGS, "--out", "{run}"], "already holds a run", None),
     ("folder", [*SMALL_RUN_ARGS, "--out", "{run}/config.json"], "is a file, not a folder", None),
-    ("folder", [*SMALL_RUN_ARGS, "--out", "{run}/config.json/sub"], "lies under the file", None),
+    ("folder", [*SMALL_RUN_ARGS, "--out", "{run}/config.json/sub"], "config.json/sub lies under", None),
     ("folder", [*SMALL_RUN_ARGS, "--out", "/sys/monas-run"], "cannot create /sys/monas-run", None),
     ("folder", [*SMALL_RUN_ARGS, "--out", "/proc/monas/run"], "cannot create /proc/monas/run", None),
     ("folder", ["--resume", "{tmp}/nothing"], "holds no monas run", None),
@@ -150,8 +150,8 @@ CASES = [
     ("cluster", [*FRESH, "--cluster", "slurm", "--cluster-config", "{tmp}/missing.yaml"], "cannot read --cluster-config", None),
     ("cluster", [*FRESH, "--cluster-config", "x.yaml"], "--cluster-config needs --cluster slurm", None),
     # datasets
-    ("data", [*FRESH, *IMAGES], "b/2.png is not a readable image", images("corrupt")),
-    ("data", [*FRESH, *IMAGES], "b/2.png is not a readable image", images("truncated")),
+    ("data", [*FRESH, *IMAGES], "c0/0.png is not a readable image", images("corrupt")),
+    ("data", [*FRESH, *IMAGES], "c0/0.png is not a readable image", images("truncated")),
     ("data", [*FRESH, "--dataset", "imagefolder", "--data-dir", "{tmp}/none"], "existing folder", None),
     ("data", [*FRESH, "--dataset", "imagefolder", "--data-dir", "{run}"], "is not an ImageFolder tree", None),
     # tampered run files

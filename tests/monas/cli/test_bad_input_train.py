@@ -13,7 +13,7 @@ import torch
 from monas.io import RunLock
 from monas.cli.train import main
 from tests.conftest import ROOT
-from tests.monas.cli.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
 
 TINY = ["--init-channels", "4", "--layers", "3", "--batch-size", "8", "--loader-workers", "0", "--eval-batch-size", "32"]
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--train-limit", "32", "--test-limit", "16", *TINY,
@@ -190,10 +190,10 @@ def test_bad_input_is_one_line_exit_2_and_the_earlier_run_unchanged(earlier, tmp
     out = copy_run(earlier, tmp_path / "run")
     if setup is not None:
         setup(out)
-    before = snapshot(tmp_path)
+    before = fingerprint(tmp_path)
     code = main(argv_for(extra, tmp_path, out))
     assert_refused(code, capsys.readouterr().err, "train_cifar", message)
-    assert snapshot(tmp_path) == before
+    assert fingerprint(tmp_path) == before
 
 
 def test_a_crafted_checkpoint_runs_no_code(earlier, tmp_path, capsys):
@@ -208,11 +208,11 @@ def test_a_crafted_checkpoint_runs_no_code(earlier, tmp_path, capsys):
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     state["progress"]["history"] = Payload()
     torch.save(state, out / "checkpoint.pt")
-    before = snapshot(out)
+    before = fingerprint(out)
     assert_refused(main([*BASE, "--out", str(out), "--resume"]), capsys.readouterr().err, "train_cifar",
                    "holds objects other than tensors and plain data")
     assert not marker.exists()
-    assert snapshot(out) == before
+    assert fingerprint(out) == before
 
 
 def test_a_symlinked_metrics_file_is_not_written_through(earlier, tmp_path, capsys):
@@ -229,15 +229,15 @@ def test_a_symlinked_metrics_file_is_not_written_through(earlier, tmp_path, caps
 
 def test_resuming_a_finished_run_changes_nothing(earlier, tmp_path, capsys):
     out = copy_run(earlier, tmp_path / "run")
-    before = snapshot(out)
+    before = fingerprint(out)
     assert main([*BASE, "--out", str(out), "--resume"]) == 0
     assert "already finished" in capsys.readouterr().out
-    assert snapshot(out) == before
+    assert fingerprint(out) == before
 
 
 def test_a_failed_start_puts_the_overwritten_run_back(earlier, tmp_path, monkeypatch):
     out = copy_run(earlier, tmp_path / "run")
-    before = snapshot(tmp_path)
+    before = fingerprint(tmp_path)
 
     def fail(*args, **kwargs):
         raise RuntimeError("the new run failed before its first checkpoint")
@@ -245,7 +245,7 @@ def test_a_failed_start_puts_the_overwritten_run_back(earlier, tmp_path, monkeyp
     monkeypatch.setattr("monas.train.loop.train", fail)
     with pytest.raises(RuntimeError):
         main([*BASE, "--out", str(out), "--overwrite", "--lr", "0.05"])
-    assert snapshot(tmp_path) == before
+    assert fingerprint(tmp_path) == before
     fresh = tmp_path / "fresh"
     with pytest.raises(RuntimeError):
         main([*BASE, "--out", str(fresh / "deeper")])
@@ -280,10 +280,10 @@ def test_a_second_process_is_refused_naming_the_holder(earlier, tmp_path, capsys
         """)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        before = snapshot(out)
+        before = fingerprint(out)
         assert_refused(main([*BASE, "--out", str(out), "--resume"]), capsys.readouterr().err, "train_cifar",
                        f"in use by another monas process (pid {holder.pid})")
-        assert snapshot(out) == before
+        assert fingerprint(out) == before
     finally:
         holder.kill()
         holder.wait()

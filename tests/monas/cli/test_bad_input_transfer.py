@@ -5,7 +5,7 @@ import pytest
 
 from monas.io import RunLock
 from monas.cli.transfer import main
-from tests.monas.cli.bad_input_training import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, image_folder, snapshot
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
 from tests.monas.cli.test_bad_input_train import (
     garbage_checkpoint,
     link,
@@ -149,14 +149,14 @@ def test_bad_input_is_one_line_exit_2_and_the_earlier_run_unchanged(images, earl
     out = copy_run(earlier, tmp_path / "run")
     if setup is not None:
         setup(out)
-    before = snapshot(tmp_path)
+    before = fingerprint(tmp_path)
     argv = argv_for(images, extra, tmp_path, out)
     if message == "already holds a training run":
         argv.remove("--overwrite")
     if message == "exclude each other":
         argv.append("--overwrite")
     assert_refused(main(argv), capsys.readouterr().err, "transfer_imagenet", message)
-    assert snapshot(tmp_path) == before
+    assert fingerprint(tmp_path) == before
 
 
 def test_data_dir_is_required(capsys, tmp_path):
@@ -184,10 +184,10 @@ def test_skip_bad_images_leaves_them_out_and_counts_them(tmp_path, capsys):
 
 def test_resuming_a_finished_run_changes_nothing(images, earlier, tmp_path, capsys):
     out = copy_run(earlier, tmp_path / "run")
-    before = snapshot(out)
+    before = fingerprint(out)
     assert main([*base(images, out), "--resume"]) == 0
     assert "already finished" in capsys.readouterr().out
-    assert snapshot(out) == before
+    assert fingerprint(out) == before
 
 
 def test_a_locked_folder_is_refused_naming_the_holder(images, earlier, tmp_path, capsys):
@@ -195,17 +195,17 @@ def test_a_locked_folder_is_refused_naming_the_holder(images, earlier, tmp_path,
     unfinished(out)
     lock = RunLock(out).acquire()  # another open file description: flock refuses a second one
     try:
-        before = snapshot(out)
+        before = fingerprint(out)
         assert_refused(main([*base(images, out), "--resume"]), capsys.readouterr().err, "transfer_imagenet",
                        "in use by another monas process (pid")
-        assert snapshot(out) == before
+        assert fingerprint(out) == before
     finally:
         lock.release()
 
 
 def test_a_failed_start_puts_the_overwritten_run_back(images, earlier, tmp_path, monkeypatch):
     out = copy_run(earlier, tmp_path / "run")
-    before = snapshot(tmp_path)
+    before = fingerprint(tmp_path)
 
     def fail(*args, **kwargs):
         raise RuntimeError("the job could not be submitted")
@@ -214,4 +214,4 @@ def test_a_failed_start_puts_the_overwritten_run_back(images, earlier, tmp_path,
     monkeypatch.setattr("monas.cli.transfer.shutil.which", lambda name: "/usr/bin/sbatch")
     with pytest.raises(RuntimeError):
         main([*base(images, out), "--overwrite", "--submit", "slurm"])
-    assert snapshot(tmp_path) == before
+    assert fingerprint(tmp_path) == before

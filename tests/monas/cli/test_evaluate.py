@@ -112,7 +112,7 @@ def test_existing_out_is_refused_unchanged_unless_overwrite(tmp_path, capsys):
     out = write(tmp_path / "scores.jsonl", ["keep me"])
     assert main([*NB201_ARGS, "--genotypes", str(genotypes), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err == f"evaluate: error: --out {out} already exists; pass --overwrite to replace it or --resume to continue it\n"
+    assert err == f"evaluate: error: {out} already holds scores; pass --resume to continue it or --overwrite to replace it\n"
     assert out.read_text() == "keep me\n"
 
     assert main([*NB201_ARGS, "--genotypes", str(genotypes), "--out", str(out), "--overwrite"]) == 0

@@ -6,7 +6,7 @@ from monas.cli.hpo import main
 from monas.io import read_lines
 from monas.tune.driver import BEST, BEST_FLAGS, TRIALS
 from tests.conftest import shared_data
-from tests.monas.cli.bad_input_training import GENOTYPE
+from tests.monas.cli.bad_input import GENOTYPE
 from tests.monas.cli.test_train import MBV3
 
 

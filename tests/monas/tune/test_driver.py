@@ -6,7 +6,8 @@ import pytest
 
 from monas.io import read_lines
 from monas.train.config import TrainConfig
-from monas.tune.driver import BEST, BEST_FLAGS, TRIALS, TrialCut, config_flags, tune, write_best
+from monas.train.flags import config_flags
+from monas.tune.driver import BEST, BEST_FLAGS, TRIALS, TrialCut, tune, write_best
 from monas.tune.space import Hyperparameter, TuningSpace
 
 MIXED = TuningSpace((
@@ -91,9 +92,12 @@ def test_failed_trials_are_logged_and_tuning_goes_on(tmp_path):
 
 def test_best_is_written_as_train_cifar_flags(tmp_path):
     config = TrainConfig(lr=0.01, batch_size=128, flip=False, epochs=3, auxiliary_weight=0.0, loader_workers=0)
-    flags = config_flags(config)
-    assert flags == ["--epochs", "3", "--batch-size", "128", "--lr", "0.01", "--auxiliary-weight", "0.0", "--no-flip"]
+    flags = config_flags(config, "darts", TrainConfig(), {"init_channels": 16, "layers": 8})
+    assert flags == ["--recipe", "darts", "--net", "init_channels=16", "--net", "layers=8", "--epochs", "3",
+                     "--batch-size", "128", "--lr", "0.01", "--auxiliary-weight", "0.0", "--no-flip"]
     result = tune(bowl, MIXED, tmp_path, time_budget=60, max_trials=5, log=quiet)
-    write_best(tmp_path, result.best, config)
+    write_best(tmp_path, result.best, config, flags)
     assert (tmp_path / BEST_FLAGS).read_text() == " ".join(flags) + "\n"
-    assert json.loads((tmp_path / BEST).read_text())["trial"]["values"] == result.best.values
+    best = json.loads((tmp_path / BEST).read_text())
+    assert best["trial"]["values"] == result.best.values and best["flags"] == flags
+
