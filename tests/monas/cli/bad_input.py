@@ -1,7 +1,8 @@
 """Helpers of the bad-input tables of every command: a tree's fingerprint (content,
 mtime, link target of every entry) to show that a refused command changed nothing, a
-copy of a run folder, image folders with a broken file, a DARTS genotype with broken
-variants, and the assertion every refused command must meet."""
+copy of a run folder, a file replaced by a symbolic link, image folders with a broken
+file, a DARTS genotype with broken variants, and the assertion every refused command
+must meet."""
 from __future__ import annotations
 
 import hashlib
@@ -51,6 +52,21 @@ def copy_run(source: Path, target: Path) -> Path:
     """A copy of the run folder ``source`` at ``target`` (contents, mtimes and links)."""
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+def link(name: str, dangling: bool = False):
+    """A setup that replaces ``name`` in a run folder by a symbolic link to a file outside
+    it (``dangling``: to nothing)."""
+
+    def make(run: Path) -> None:
+        target = run.parent / f"outside-{name}"
+        if not dangling:
+            target.write_text("outside\n")
+        if (run / name).exists():
+            (run / name).unlink()
+        (run / name).symlink_to(target)
+
+    return make
 
 
 def image_folder(root: Path, splits: tuple[str, ...] = ("",), classes: int = 2, per_class: int = 8, size: int = 32,

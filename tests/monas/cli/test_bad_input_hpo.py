@@ -8,7 +8,7 @@ import pytest
 from monas.cli.hpo import main
 from monas.io import RunLock, read_lines
 from monas.tune.driver import TRIALS
-from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder, link
 
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--n-train", "200", "--n-val", "60", "--n-test", "40",
         "--init-channels", "4", "--layers", "3", "--max-epochs", "1", "--max-trials", "1", "--time-budget", "120",
@@ -33,17 +33,6 @@ def corrupt_trials(run):
     """A bad line before the last one: not a torn write, a damaged log."""
     lines = (run / TRIALS).read_text()
     (run / TRIALS).write_text("{broken\n" + lines)
-
-
-def link(name, dangling=False):
-    def make(run):
-        target = run.parent / f"outside-{name}"
-        if not dangling:
-            target.write_text("outside\n")
-        if (run / name).exists():
-            (run / name).unlink()
-        (run / name).symlink_to(target)
-    return make
 
 
 def corrupt_images(damage):

@@ -13,7 +13,7 @@ import torch
 from monas.io import RunLock
 from monas.cli.train import main
 from tests.conftest import ROOT
-from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder, link
 
 TINY = ["--init-channels", "4", "--layers", "3", "--batch-size", "8", "--loader-workers", "0", "--eval-batch-size", "32"]
 BASE = ["--dataset", "digits", "--genotype", GENOTYPE, "--train-limit", "32", "--test-limit", "16", *TINY,
@@ -60,17 +60,6 @@ def search_folder(run):
 
 def tuning_folder(run):
     (run / "trials.jsonl").write_text("")
-
-
-def link(name, dangling=False):
-    def make(run):
-        target = run.parent / f"outside-{name}"
-        if not dangling:
-            target.write_text("outside\n")
-        if (run / name).exists():
-            (run / name).unlink()
-        (run / name).symlink_to(target)
-    return make
 
 
 def run_json(text):

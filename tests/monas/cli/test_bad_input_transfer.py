@@ -5,10 +5,9 @@ import pytest
 
 from monas.io import RunLock
 from monas.cli.transfer import main
-from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder
+from tests.monas.cli.bad_input import BAD_GENOTYPES, GENOTYPE, assert_refused, copy_run, fingerprint, image_folder, link
 from tests.monas.cli.test_bad_input_train import (
     garbage_checkpoint,
-    link,
     older_checkpoint,
     run_json,
     search_folder,
