@@ -74,6 +74,13 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     members = [m.split(":")[0] for m in match.group(1).split(",")]
     assert 1 <= len(members) <= 2 and set(members) <= {"params", "macs", "synflow"}
     assert len(report["archs"]) == 12
+    # A prefix of the report sample scored by another estimator joins it; a baseline is scored beside the choice.
+    run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--first", "8", "--save", str(tmp_path / "r8.json"),
+        *common[:1], "naswot", *common[2:])
+    lines = run("ensemble_select.py", "--tune", str(tmp_path / "t.json"), "--report", str(tmp_path / "r.json"),
+                str(tmp_path / "r8.json"), "--max-members", "1", "--baseline", "params,synflow:0.5")
+    assert "report sample: 8 networks, chosen subset scored unchanged" in lines
+    assert any(line.startswith("baseline params,synflow:0.5 on the report sample: kendall=") for line in lines)
     again = run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--estimator-seed", "1", "--agreement",
                 str(tmp_path / "r.json"), *common)
     assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in again  # a count ignores the seed
