@@ -9,7 +9,10 @@ is scored as the ensemble scores networks: the sum of each member's log rank sha
 (AZ-NAS's aggregation; here ranked within the sample). The subset with the best
 Kendall tau plus within-MACs-quintile Kendall tau, summed over the tuning samples, is chosen, then a weight
 per member from WEIGHTS if that gains at least ``--min-gain`` on TUNE; REPORT files are
-read only after the choice, so their figures are out of sample. (The ``ensemble``
+read only after the choice, so their figures are out of sample; ``--baseline`` scores
+another member list (e.g. the current default) beside the choice on both. The files of
+one sample may be prefixes of it (``estimator_correlation.py --first``): the shortest
+prefix is used. (The ``ensemble``
 estimator ranks against a fixed reference sample of the space instead of the scored
 sample: run it through estimator_correlation.py for its own figures.)
 
@@ -31,6 +34,7 @@ from scipy.stats import kendalltau, rankdata, spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.estimator_correlation import kendall_within_quintiles  # noqa: E402
+from monas.estimators.ensemble import parse_members  # noqa: E402
 
 NOT_CANDIDATES = {"ensemble", "table", "train"}
 WEIGHTS = (0.5, 1.0, 2.0)
@@ -51,15 +55,19 @@ def cost(sample: dict, members: tuple[str, ...]) -> float:
 
 def load(paths: list[str]) -> dict:
     """Merged estimates (lower is better), seconds, truth and MACs of ``paths``, which
-    must score the same networks; only estimators that scored every network are kept."""
+    must score the same networks or prefixes of one sample (``estimator_correlation.py
+    --first``): then the shortest prefix is kept. Only estimators that scored every
+    network of it are kept."""
     docs = [json.loads(Path(p).read_text()) for p in paths]
-    if any(d["archs"] != docs[0]["archs"] for d in docs):
+    archs = min((d["archs"] for d in docs), key=len)
+    if any(d["archs"][: len(archs)] != archs for d in docs):
         raise SystemExit("the files scored different networks")
-    merged = {"truth": np.array(docs[0]["truth"]), "macs": np.array(docs[0]["macs"]), "estimates": {}, "seconds": {}}
+    n = len(archs)
+    merged = {"truth": np.array(docs[0]["truth"][:n]), "macs": np.array(docs[0]["macs"][:n]), "estimates": {}, "seconds": {}}
     for doc in docs:
         for name, values in doc["estimates"].items():
-            if len(values) == len(doc["archs"]):
-                merged["estimates"][name] = np.array(values, dtype=float)
+            if len(values) >= n:
+                merged["estimates"][name] = np.array(values[:n], dtype=float)
                 merged["seconds"][name] = doc["seconds"][name]
     return merged
 
@@ -94,12 +102,18 @@ def main() -> None:
     p.add_argument("--top", type=int, default=15, help="subsets to list")
     p.add_argument("--min-gain", type=float, default=0.01,
                    help="per-member weights from WEIGHTS replace equal weights only if they gain this much on TUNE")
+    p.add_argument("--baseline", help="members as the ensemble estimator takes them (name[:weight],...), e.g. the "
+                   "current default: scored beside the choice on TUNE and REPORT")
     args = p.parse_args()
+    try:
+        baseline = tuple(map(tuple, parse_members(args.baseline))) if args.baseline else None
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
     tunes = [load(files) for files in args.tune]
     common = set.intersection(*(set(t["estimates"]) for t in tunes))
     pool = args.candidates.split(",") if args.candidates else sorted(common - NOT_CANDIDATES)
-    missing = [m for m in pool if m not in common]
+    missing = [m for m in pool + list(baseline[0] if baseline else []) if m not in common]
     if missing:
         raise SystemExit(f"not in every tuning sample: {', '.join(missing)}")
     heads = [f"tune{i + 1 if i else ''}" for i in range(len(tunes))]
@@ -131,16 +145,22 @@ def main() -> None:
         if sum(k + w for k, w in scored) >= best + args.min_gain:
             best, per_sample, weights = sum(k + w for k, w in scored), scored, candidate
     print(f"weights chosen on the tuning samples: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
+    if baseline:
+        cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in criterion(tunes, *baseline))
+        print(f"baseline {args.baseline}: {columns.replace(' | ', ' / ')} = {cells.replace(' | ', ' / ')}")
     spec = ",".join(m if w == 1 else f"{m}:{w:g}" for m, w in zip(chosen, weights))
     line = f"members={spec} " + " ".join(
         f"{h}_kendall={k:.4f} {h}_within={w:.4f}" for h, (k, w) in zip(heads, per_sample))
     if args.report:
         report = load(args.report)
-        absent = [m for m in chosen if m not in report["estimates"]]
+        absent = [m for m in chosen + (baseline[0] if baseline else ()) if m not in report["estimates"]]
         if absent:
             raise SystemExit(f"not in the report files: {', '.join(absent)}")
         r_tau, r_rho, r_within = metrics(ensemble_score(report, chosen, weights), report)
         print(f"\nreport sample: {len(report['truth'])} networks, chosen subset scored unchanged")
+        if baseline:
+            b_tau, b_rho, b_within = metrics(ensemble_score(report, *baseline), report)
+            print(f"baseline {args.baseline} on the report sample: kendall={b_tau:.4f} spearman={b_rho:.4f} within={b_within:.4f}")
         line += f" report_kendall={r_tau:.4f} report_spearman={r_rho:.4f} report_within={r_within:.4f}"
     print(line)
 

@@ -18,7 +18,10 @@ published figures.
 stopped (estimators and networks already scored are not recomputed). ``--merge FILE``
 adds the estimates of another such file (same networks) to the table.
 ``--estimator-seed`` scores with another seed than the sample's (image and
-initialisation sensitivity). Ends with one line per estimator:
+initialisation sensitivity). ``--first N`` scores only the first N networks of the
+sample (a prefix of a sample too slow to score whole). ``--truth`` ranks against another
+column of the NAS-Bench-201 table (papers differ: several rank against
+``cifar10_valid_acc_200ep``). Ends with one line per estimator:
 ``estimator=<name> kendall=<t> spearman=<r> kendall_within_macs=<t> sec_per_arch=<s>``.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ from scipy.stats import kendalltau, spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
+from monas.accuracy_table import DEFAULT_NB201_TABLE, TableError, load_table  # noqa: E402
 from monas.cli.common import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
@@ -134,6 +137,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and (unless --estimator-seed) of the estimators")
     p.add_argument("--estimator-seed", type=int, help="seed of the estimators' images and initialisations")
     p.add_argument("--exclude-seed", type=int, help="nb201: leave out the 1,000-network sample of this seed (a disjoint tuning sample)")
+    p.add_argument("--first", type=int, help="score only the first N networks of the sample")
+    p.add_argument("--truth", default=TRUTH, help=f"nb201: the table column to rank against (default {TRUTH})")
     p.add_argument("--estimators", default="params,macs,synflow,naswot,ensemble")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="option for one estimator, e.g. rwe:n_train=1000")
@@ -142,20 +147,27 @@ def main() -> None:
     p.add_argument("--table", help=f"ground truth (default: {DEFAULT_NB201_TABLE} or {DEFAULT_DARTS_TABLE})")
     p.add_argument("--device", default="auto")
     p.add_argument("--save", help="keep every estimate in this JSON file and resume from it")
-    p.add_argument("--merge", action="append", default=[], help="another --save file of the same networks to report too")
+    p.add_argument("--merge", action="append", default=[], help="another --save file of the same networks (or of a longer sample that starts "
+                   "with them) to report too")
     p.add_argument("--agreement", help="a --save file of the same networks scored with another --estimator-seed: print "
                    "each estimator's Spearman rho between the two (does the ranking hinge on the images and weights?)")
     args = p.parse_args()
+    if args.first is not None and args.first < 1:
+        raise SystemExit(f"--first must be at least 1, got {args.first}")
 
     if args.space == "nb201":
         table = load_table(args.table or DEFAULT_NB201_TABLE)
         exclude = set(sample_archs(1000, args.exclude_seed, table)) if args.exclude_seed is not None else set()
-        archs = sample_archs(args.n_archs or 1000, args.seed, table, exclude)
-        truth = np.array([table.value(a, TRUTH) for a in archs])
+        archs = sample_archs(args.n_archs or 1000, args.seed, table, exclude)[: args.first]
+        try:
+            truth = np.array([table.value(a, args.truth) for a in archs])
+        except TableError as exc:
+            raise SystemExit(str(exc)) from None
         title = f"NAS-Bench-201, {len(archs)} networks (sample seed {args.seed}" + (
-            f", none of seed {args.exclude_seed}'s 1,000)" if exclude else ")") + f", truth {TRUTH}"
+            f", none of seed {args.exclude_seed}'s 1,000)" if exclude else ")") + f", truth {args.truth}"
     else:
         archs, truth = darts_sample(args.n_archs, args.seed, args.table or str(DEFAULT_DARTS_TABLE))
+        archs, truth = archs[: args.first], truth[: args.first]
         title = f"DARTS space, {len(archs)} trained networks of {Path(args.table or DEFAULT_DARTS_TABLE).name}, truth {DARTS_TRUTH}"
     estimator_seed = args.seed if args.estimator_seed is None else args.estimator_seed
     space_options = parse_options(args.space_option, SPACES.get(args.space), "space")
@@ -172,11 +184,11 @@ def main() -> None:
         print(f"{name}: done, {scored[name][1]:.3f} s/network", file=sys.stderr)
     for path in args.merge:
         other = json.loads(Path(path).read_text())
-        if other["archs"] != archs:
+        if other["archs"][: len(archs)] != archs:
             raise SystemExit(f"{path} scored other networks")
         for name, values in other["estimates"].items():
-            if len(values) == len(archs):
-                scored.setdefault(name, (np.array(values, dtype=float), other["seconds"][name]))
+            if len(values) >= len(archs):  # a longer sample of which ours is the prefix (--first)
+                scored.setdefault(name, (np.array(values[: len(archs)], dtype=float), other["seconds"][name]))
 
     results = []
     for name, (estimates, seconds) in scored.items():

@@ -31,6 +31,25 @@ from monas.estimators.base import EstimationError, Estimator
 from monas.registry import ESTIMATORS
 
 
+def parse_members(members: str) -> tuple[list[str], list[float]]:
+    """(names, weights) of ``name[:weight],...`` (weight 1 when left out); ValueError for a
+    weight that is not a positive number or an empty list."""
+    names, weights = [], []
+    for item in (m.strip() for m in members.split(",") if m.strip()):
+        name, colon, weight = item.partition(":")
+        try:
+            value = float(weight) if colon else 1.0
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"ensemble member {item!r}: the weight after ':' must be a positive number")
+        names.append(name.strip())
+        weights.append(value)
+    if not names:
+        raise ValueError("ensemble needs at least one member estimator")
+    return names, weights
+
+
 @ESTIMATORS.register("ensemble")
 class RankEnsemble(Estimator):
     """``-sum w_m log q_m`` over the ``members``, where ``q_m`` is the share of the
@@ -48,19 +67,7 @@ class RankEnsemble(Estimator):
     name = "ensemble"
 
     def __init__(self, members: str = "meco,macs:0.5,synflow:0.5", reference: int = 100, seed: int = 0) -> None:
-        names, self._weights = [], []
-        for item in (m.strip() for m in members.split(",") if m.strip()):
-            name, colon, weight = item.partition(":")
-            try:
-                value = float(weight) if colon else 1.0
-            except ValueError:
-                value = math.nan
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"ensemble member {item!r}: the weight after ':' must be a positive number")
-            names.append(name.strip())
-            self._weights.append(value)
-        if not names:
-            raise ValueError("ensemble needs at least one member estimator")
+        names, self._weights = parse_members(members)
         if self.name in names:
             raise ValueError("ensemble cannot be its own member")
         if reference < 2:

@@ -44,6 +44,21 @@ def test_estimator_correlation_resumes_and_scores_darts_networks(tmp_path):
     assert again[-1].startswith("estimator=synflow kendall=")
 
 
+def test_estimator_correlation_scores_a_prefix_against_another_column(tmp_path):
+    data, path = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    common = ("--n-archs", "12", "--data-dir", str(data), "--table", str(path), "-S", "channels=4", "-S", "cells_per_stage=1")
+    run("estimator_correlation.py", *common, "--first", "4", "--estimators", "params", "--truth", "cifar10_valid_acc_200ep",
+        "--save", str(tmp_path / "p.json"))
+    saved, table = json.loads((tmp_path / "p.json").read_text()), load_table(path)
+    assert saved["archs"] == sample_archs(12, 0, table)[:4]
+    assert saved["truth"] == [table.value(a, "cifar10_valid_acc_200ep") for a in saved["archs"]]
+    merged = run("estimator_correlation.py", *common, "--first", "3", "--estimators", "", "--merge", str(tmp_path / "p.json"))
+    assert "NAS-Bench-201, 3 networks" in merged[0] and merged[-1].startswith("estimator=params kendall=")
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "estimator_correlation.py"), *common, "--truth", "nope"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nope" in bad.stderr
+
+
 def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
     common = ("--estimators", "params,macs,synflow", "--data-dir", str(data), "--table", str(table),
@@ -59,6 +74,13 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     members = [m.split(":")[0] for m in match.group(1).split(",")]
     assert 1 <= len(members) <= 2 and set(members) <= {"params", "macs", "synflow"}
     assert len(report["archs"]) == 12
+    # A prefix of the report sample scored by another estimator joins it; a baseline is scored beside the choice.
+    run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--first", "8", "--save", str(tmp_path / "r8.json"),
+        *common[:1], "naswot", *common[2:])
+    lines = run("ensemble_select.py", "--tune", str(tmp_path / "t.json"), "--report", str(tmp_path / "r.json"),
+                str(tmp_path / "r8.json"), "--max-members", "1", "--baseline", "params,synflow:0.5")
+    assert "report sample: 8 networks, chosen subset scored unchanged" in lines
+    assert any(line.startswith("baseline params,synflow:0.5 on the report sample: kendall=") for line in lines)
     again = run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--estimator-seed", "1", "--agreement",
                 str(tmp_path / "r.json"), *common)
     assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in again  # a count ignores the seed

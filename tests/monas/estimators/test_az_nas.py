@@ -127,6 +127,23 @@ def test_scores_darts_and_mobilenetv3_networks(data, name):
     assert estimate(estimator, arch, data, space=mobile) < DEGENERATE
 
 
+def test_scores_seeded_noise_by_default_and_images_when_asked(data):
+    noise = ESTIMATORS.create("az-expressivity", batch_size=32, seed=2)
+    inputs = noise.scoring_inputs(data)
+    images, _ = noise.minibatch(data)
+    assert noise.inputs == "noise" and inputs.shape == images.shape and not torch.equal(inputs, images)
+    assert torch.equal(inputs, noise.scoring_inputs(data)) and abs(inputs.std().item() - 1) < 0.05
+    on_images = ESTIMATORS.create("az-expressivity", batch_size=32, seed=2, inputs="images")
+    assert torch.equal(on_images.scoring_inputs(data), images)
+    assert estimate(noise, MIXED, data) != estimate(on_images, MIXED, data)
+
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_bad_inputs_are_rejected(name):
+    with pytest.raises(ValueError, match="noise or images"):
+        ESTIMATORS.create(name, inputs="pixels")
+
+
 @pytest.mark.parametrize("name", PROXIES)
 def test_bad_batch_size_is_rejected(name):
     with pytest.raises(ValueError, match="batch_size"):
