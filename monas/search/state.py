@@ -1,9 +1,12 @@
-"""The NSGA-II search state as plain data (JSON), not code.
+"""The search state as plain data (JSON), not code.
 
-A checkpoint is what the next generation of pymoo's NSGA-II reads: the surviving
-population (genomes, objectives, and the rank and crowding distance survival gave
-each), the generation counter, the evaluation count, the forced-termination flag and
-the state of the numpy Generator, plus the per-generation rows of generations.csv.
+A checkpoint is what the next generation of the search algorithm reads: the surviving
+population (genomes, objectives, and the values survival gave each that the algorithm
+reads, e.g. NSGA-II's rank and crowding distance: ``population_attributes`` of
+``monas.search.algorithms``), what its survival carries between generations (NSGA-III's
+normalisation points; nothing for most), the generation counter, the evaluation count,
+the forced-termination flag and the state of the numpy Generator, plus the
+per-generation rows of generations.csv.
 ``capture`` turns a running algorithm into such a dict; ``restore`` validates one
 (types, shapes, bounds: a crafted file is refused with a one-line RunDirError) and puts
 it into a freshly set-up algorithm, which then continues exactly as the original would
@@ -21,15 +24,21 @@ from pymoo.core.population import Population
 from monas.io import RunDirError
 
 STATE_FORMAT = "monas-search-state-1"
+ATTRIBUTE_KINDS = {"rank": int, "crowding": float, "niche": int, "dist_to_niche": float}
+"""The per-individual values a checkpoint may hold, all non-negative (a float may be inf)."""
 ROW_COLUMNS = {"generation": int, "evaluations": int, "front_size": int, "hypervolume": float, "seconds": float}
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
 def capture(algorithm, rows: list[dict]) -> dict:
-    """The state of a set-up NSGA-II ``algorithm`` after a finished generation, and the
-    generation ``rows`` so far, as JSON-compatible data."""
+    """The state of a set-up search ``algorithm`` (``monas.search.algorithms``) after a
+    finished generation, and the generation ``rows`` so far, as JSON-compatible data."""
     pop = algorithm.pop
-    return {
+    attributes = {
+        name: [int(v) for v in pop.get(name)] if ATTRIBUTE_KINDS[name] is int else _floats_out(pop.get(name))
+        for name in algorithm.population_attributes
+    }
+    state = {
         "format": STATE_FORMAT,
         "n_gen": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
@@ -38,12 +47,15 @@ def capture(algorithm, rows: list[dict]) -> dict:
         "population": {
             "X": np.asarray(pop.get("X")).astype(np.int64).tolist(),
             "F": [_floats_out(row) for row in pop.get("F")],
-            "rank": [int(r) for r in pop.get("rank")],
-            "crowding": _floats_out(pop.get("crowding")),
+            **attributes,
             "n_gen": [int(g) for g in pop.get("n_gen")],
         },
         "generations": rows,
     }
+    survival = algorithm.survival_state()
+    if survival:
+        state["survival"] = survival
+    return state
 
 
 def restore(state: Any, algorithm, where: str) -> list[dict]:
@@ -61,7 +73,8 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     _check(isinstance(state.get("force_termination"), bool), where, "bad force_termination")
 
     pop = state.get("population")
-    _check(isinstance(pop, dict) and set(pop) == {"X", "F", "rank", "crowding", "n_gen"}, where, "bad population")
+    attributes = tuple(algorithm.population_attributes)
+    _check(isinstance(pop, dict) and set(pop) == {"X", "F", "n_gen", *attributes}, where, "bad population")
     X = _array(pop["X"], np.int64, where, "X")
     n = len(X)
     _check(X.shape == (n, problem.n_var) and 1 <= n <= algorithm.pop_size, where, "population genomes have the wrong shape")
@@ -69,12 +82,14 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     _check(bool(np.all((X >= lower) & (X <= upper))), where, "a population genome lies outside the space's bounds")
     F = _array([_floats_in(row) for row in _list(pop["F"], where)], np.float64, where, "F")
     _check(F.shape == (n, problem.n_obj) and bool(np.all(np.isfinite(F))), where, "population objectives have the wrong shape")
-    rank = _array(pop["rank"], np.int64, where, "rank")
-    crowding = _array(_floats_in(pop["crowding"]), np.float64, where, "crowding")
     born = _array(pop["n_gen"], np.int64, where, "n_gen")
-    _check(rank.shape == crowding.shape == born.shape == (n,), where, "population columns differ in length")
-    _check(bool(np.all(rank >= 0) & np.all((born >= 1) & (born < n_gen))), where, "bad population ranks or generations")
-    _check(not np.any(np.isnan(crowding)) and bool(np.all(crowding >= 0)), where, "bad crowding distances")
+    values = {name: _array(_floats_in(pop[name]), np.dtype(ATTRIBUTE_KINDS[name]).type, where, name) for name in attributes}
+    _check(all(v.shape == (n,) for v in (born, *values.values())), where, "population columns differ in length")
+    _check(bool(np.all((born >= 1) & (born < n_gen))), where, "bad population generations")
+    for name, v in values.items():
+        _check(not np.any(np.isnan(v)) and bool(np.all(v >= 0)), where, f"bad {name} values (negative or NaN)")
+    survival = state.get("survival", {})
+    _check(isinstance(survival, dict), where, "bad survival state")
 
     rng = algorithm.random_state.bit_generator
     try:
@@ -84,10 +99,16 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
 
     population = Population.new("X", X)
     population.set("F", F, "G", np.zeros((n, 0)), "H", np.zeros((n, 0)), "CV", np.zeros((n, 1)))
-    population.set("rank", rank, "crowding", crowding, "n_gen", born, "n_iter", born)
+    population.set("n_gen", born, "n_iter", born)
+    for name, v in values.items():
+        population.set(name, v)
     for ind in population:
         ind.evaluated = {"F", "G", "H"}
     algorithm.pop = population
+    try:
+        algorithm.restore_survival_state(survival)
+    except (TypeError, ValueError) as exc:
+        raise RunDirError(f"{where} is not a valid checkpoint: {exc}; start a new run") from None
     algorithm.n_iter = n_gen
     algorithm.evaluator.n_eval = n_eval
     algorithm.is_initialized = True

@@ -1,6 +1,6 @@
-"""The NSGA-II state as data: captured after any generation and restored into a fresh
-algorithm, the search continues exactly as without the interruption; a crafted state
-is refused with one line."""
+"""The search state as data: captured after any generation and restored into a fresh
+algorithm (each registered one), the search continues exactly as without the
+interruption; a crafted state is refused with one line."""
 import copy
 import json
 import zlib
@@ -11,6 +11,7 @@ from pymoo.termination.max_gen import MaximumGenerationTermination
 import search_spaces
 from monas.search.evaluation import Evaluation
 from monas.io import RunDirError
+from monas.registry import ALGORITHMS
 from monas.search.objectives import parse_objectives
 from monas.search.problem import ArchitectureProblem
 from monas.search.driver import build_algorithm
@@ -29,8 +30,8 @@ def runner(jobs):
                          "params": 1.0}, seconds=0.0, generation=generation)
 
 
-def fresh(generations):
-    algorithm = build_algorithm(SPACE, 6)
+def fresh(generations, name="nsga2"):
+    algorithm = build_algorithm(SPACE, 6, name)
     problem = ArchitectureProblem(SPACE, OBJECTIVES)
     algorithm.setup(problem, termination=MaximumGenerationTermination(generations), seed=1)
     problem.attach(runner, lambda e: None, {})
@@ -62,16 +63,12 @@ def test_a_restored_search_continues_exactly(uninterrupted, stop):
     assert snapshots(algorithm) == uninterrupted[stop:]
 
 
-def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted):
-    short = fresh(3)
-    finished = snapshots(short)[-1]
-    assert finished == uninterrupted[2]
-    again = fresh(3)
-    restore(json.loads(finished), again, "ckpt")
-    assert not again.has_next()
-    longer = fresh(6)
-    restore(json.loads(finished), longer, "ckpt")
-    assert snapshots(longer) == uninterrupted[3:]
+@pytest.mark.parametrize("name", sorted(set(ALGORITHMS.names()) - {"nsga2"}))
+def test_every_algorithm_continues_exactly_after_a_restore(name):
+    whole = snapshots(fresh(4, name))
+    algorithm = fresh(4, name)
+    restore(json.loads(whole[1]), algorithm, "ckpt")
+    assert snapshots(algorithm) == whole[2:]
 
 
 def change(path, value):
@@ -112,10 +109,10 @@ DELETE = object()
         (change(["population", "F"], [["nan", 2.0]] * 6), "objectives have the wrong shape"),
         (change(["population", "F"], "F"), "a population column is not a list"),
         (change(["population", "rank"], [0] * 5), "differ in length"),
-        (change(["population", "rank"], [-1] * 6), "bad population ranks"),
+        (change(["population", "rank"], [-1] * 6), "bad rank values"),
         (change(["population", "crowding"], ["nan"] * 6), "bad crowding"),
         (change(["population", "crowding"], ["big"] * 6), "crowding holds something other than numbers"),
-        (change(["population", "n_gen"], [9] * 6), "bad population ranks or generations"),
+        (change(["population", "n_gen"], [9] * 6), "bad population generations"),
         (change(["rng"], {"bit_generator": "PCG64", "state": {"state": "1", "inc": 1}}), "bad random generator state"),
         (change(["rng"], None), "bad random generator state"),
         (change(["population"], DELETE), "bad population"),
@@ -128,3 +125,32 @@ def test_a_crafted_state_is_refused_with_one_line(uninterrupted, edit, message):
         restore(copy.deepcopy(state), fresh(6), "run/checkpoint.json")
     text = str(caught.value)
     assert text.startswith("run/checkpoint.json is not a valid checkpoint: ") and message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (change(["survival"], {"ideal_point": [0.0, 0.0]}), "NSGA-III survival state needs"),
+        (change(["survival", "extreme_points"], [[1.0, 2.0]]), "extreme_points has the wrong shape"),
+        (change(["survival"], []), "bad survival state"),
+        (change(["population", "niche"], [99] * 6), "bad niche values"),
+    ],
+)
+def test_a_crafted_nsga3_state_is_refused_with_one_line(edit, message):
+    state = json.loads(snapshots(fresh(3, "nsga3"))[1])
+    edit(state)
+    with pytest.raises(RunDirError) as caught:
+        restore(state, fresh(6, "nsga3"), "ckpt")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted):
+    short = fresh(3)
+    finished = snapshots(short)[-1]
+    assert finished == uninterrupted[2]
+    again = fresh(3)
+    restore(json.loads(finished), again, "ckpt")
+    assert not again.has_next()
+    longer = fresh(6)
+    restore(json.loads(finished), longer, "ckpt")
+    assert snapshots(longer) == uninterrupted[3:]
