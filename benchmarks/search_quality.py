@@ -141,6 +141,8 @@ def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: dict[str, 
     search.setup(problem, termination=("n_eval", 10**9), seed=seed)
     while len(evaluated) < budget and search.has_next():
         search.next()
+    if len(evaluated) < budget:
+        raise SystemExit(f"{algorithm} found no new network to evaluate after {len(evaluated)} (seed {seed})")
     return evaluated[:budget]
 
 

@@ -2,12 +2,16 @@
 monas's operators for nominal integer genes, and random search.
 
 A factory takes the search space, the population size (networks per generation) and
-the number of objectives, and returns a pymoo algorithm ready for ``setup``. Each
-returned algorithm says what of its state a checkpoint must hold
-(``monas.search.state``): ``population_attributes``, the per-individual values its
-next generation reads (NSGA-II's tournament reads rank and crowding distance), and,
-through ``survival_state``/``restore_survival_state``, what its survival keeps from one
-generation to the next (NSGA-III's normalisation points).
+the number of objectives, and returns a pymoo algorithm ready for ``setup``. Every
+algorithm judges duplicates by the network a genome builds and against the archive of
+networks already evaluated (the problem's cache), and when its variation cannot breed
+enough new networks (the population's neighbourhood is all evaluated) the generation
+is topped up with new random genomes: each generation evaluates ``pop_size`` new
+networks while the space has them. Each says what of its state a
+checkpoint must hold (``monas.search.state``): ``population_attributes``, the
+per-individual values its next generation reads (NSGA-II's tournament reads rank and
+crowding distance), and, through ``survival_state``/``restore_survival_state``, what
+its survival keeps from one generation to the next (NSGA-III's normalisation points).
 """
 from __future__ import annotations
 
@@ -21,18 +25,24 @@ from pymoo.algorithms.moo.nsga2 import NSGA2, RankAndCrowding
 from pymoo.algorithms.moo.nsga3 import NSGA3
 from pymoo.algorithms.moo.sms import SMSEMOA
 from pymoo.core.infill import InfillCriterion
+from pymoo.core.population import Population
 from pymoo.util.ref_dirs import get_reference_directions
 
 from monas.registry import ALGORITHMS
-from monas.search.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
+from monas.search.operators import CanonicalDuplicateElimination, IntegerRandomSampling, PointMutation, UniformCrossover
 from search_spaces.base import SearchSpace
 
 
-class Checkpointed:
-    """What a checkpoint holds of an algorithm besides its population's genomes and
-    objectives (mixed into the pymoo classes below)."""
+class SearchAlgorithm:
+    """Mixed into the pymoo classes below: duplicates judged against the archive, and
+    what a checkpoint holds besides the population's genomes and objectives."""
 
     population_attributes: tuple[str, ...] = ("rank", "crowding")
+
+    def _setup(self, problem, **kwargs):
+        super()._setup(problem, **kwargs)
+        self.eliminate_duplicates.archive = lambda: getattr(problem, "cache", ())
+        self.mating = _TopUp(self.mating, self.initialization.sampling)
 
     def survival_state(self) -> dict[str, Any]:
         """State the survival carries between generations, as JSON-compatible data."""
@@ -45,28 +55,30 @@ class Checkpointed:
 
 
 def _operators(space: SearchSpace) -> dict:
-    """Sampling, variation and duplicate handling for ``space``'s nominal integer genes."""
+    """Sampling, variation and duplicate handling for ``space``'s nominal integer genes:
+    every child is its parent with one gene changed (crossover off; measured on
+    NAS-Bench-201 in docs/benchmarks.md, "Search quality (issue 15)")."""
     return {
         "sampling": IntegerRandomSampling(),
-        "crossover": UniformCrossover(prob=0.9),
-        "mutation": RandomResetMutation(),
+        "crossover": UniformCrossover(prob=0.0),
+        "mutation": PointMutation(),
         "eliminate_duplicates": CanonicalDuplicateElimination(space.canonical),
     }
 
 
-class _NSGA2(Checkpointed, NSGA2):
+class _NSGA2(SearchAlgorithm, NSGA2):
     pass
 
 
-class _AGEMOEA2(Checkpointed, AGEMOEA2):
+class _AGEMOEA2(SearchAlgorithm, AGEMOEA2):
     pass
 
 
-class _SMSEMOA(Checkpointed, SMSEMOA):
+class _SMSEMOA(SearchAlgorithm, SMSEMOA):
     population_attributes = ("rank",)
 
 
-class _NSGA3(Checkpointed, NSGA3):
+class _NSGA3(SearchAlgorithm, NSGA3):
     population_attributes = ("rank", "niche", "dist_to_niche")
     _POINTS = ("ideal_point", "worst_point", "nadir_point", "extreme_points")
 
@@ -101,7 +113,23 @@ class _Resample(InfillCriterion):
         return self.sampling(problem, n_offsprings, random_state=random_state)
 
 
-class RandomSearch(Checkpointed, GeneticAlgorithm):
+class _TopUp(InfillCriterion):
+    """The offspring of ``mating``, topped up with new random genomes when it cannot
+    breed enough new networks."""
+
+    def __init__(self, mating: InfillCriterion, sampling) -> None:
+        super().__init__(eliminate_duplicates=mating.eliminate_duplicates, n_max_iterations=mating.n_max_iterations)
+        self.mating = mating
+        self.fresh = _Resample(sampling, eliminate_duplicates=mating.eliminate_duplicates, n_max_iterations=mating.n_max_iterations)
+
+    def do(self, problem, pop, n_offsprings, **kwargs):
+        off = self.mating.do(problem, pop, n_offsprings, **kwargs)
+        if len(off) < n_offsprings:
+            off = Population.merge(off, self.fresh.do(problem, Population.merge(pop, off), n_offsprings - len(off), **kwargs))
+        return off
+
+
+class RandomSearch(SearchAlgorithm, GeneticAlgorithm):
     """Random search in pymoo's loop: every generation evaluates ``pop_size`` new
     uniformly drawn genomes (duplicates of the population are redrawn); the population
     keeps the best ``pop_size`` networks by NSGA-II's rank and crowding, which only

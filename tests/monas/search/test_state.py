@@ -42,32 +42,48 @@ def rows(n):
     return [{"generation": k, "evaluations": 6 * k, "front_size": 2, "hypervolume": 0.5, "seconds": 0.1} for k in range(1, n + 1)]
 
 
-def snapshots(algorithm):
-    """The state, as JSON text, after each remaining generation."""
+def snapshots(algorithm, archives=None):
+    """The state, as JSON text, after each remaining generation; with ``archives`` (a
+    list), the networks evaluated by then are appended to it after each generation."""
     found = []
     while algorithm.has_next():
         algorithm.next()
         found.append(json.dumps(capture(algorithm, rows(algorithm.n_iter - 1)), sort_keys=True, allow_nan=False))
+        if archives is not None:
+            archives.append(dict(algorithm.problem.cache))
     return found
 
 
+def resumed(state, algorithm, archive):
+    """``restore`` as the driver resumes: the archive of evaluated networks back in the cache."""
+    algorithm.problem.cache.update(archive)
+    return restore(state, algorithm, "ckpt")
+
+
 @pytest.fixture(scope="module")
-def uninterrupted():
-    return snapshots(fresh(6))
+def archives():
+    """The problem's cache after each generation of the uninterrupted run (a resume reads it from archive.jsonl)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(archives):
+    return snapshots(fresh(6), archives)
 
 
 @pytest.mark.parametrize("stop", [1, 2, 5])
-def test_a_restored_search_continues_exactly(uninterrupted, stop):
+def test_a_restored_search_continues_exactly(uninterrupted, archives, stop):
     algorithm = fresh(6)
-    assert restore(json.loads(uninterrupted[stop - 1]), algorithm, "ckpt") == rows(stop)
+    assert resumed(json.loads(uninterrupted[stop - 1]), algorithm, archives[stop - 1]) == rows(stop)
     assert snapshots(algorithm) == uninterrupted[stop:]
 
 
 @pytest.mark.parametrize("name", sorted(set(ALGORITHMS.names()) - {"nsga2"}))
 def test_every_algorithm_continues_exactly_after_a_restore(name):
-    whole = snapshots(fresh(4, name))
+    evaluated = []
+    whole = snapshots(fresh(4, name), evaluated)
     algorithm = fresh(4, name)
-    restore(json.loads(whole[1]), algorithm, "ckpt")
+    resumed(json.loads(whole[1]), algorithm, evaluated[1])
     assert snapshots(algorithm) == whole[2:]
 
 
@@ -144,13 +160,13 @@ def test_a_crafted_nsga3_state_is_refused_with_one_line(edit, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted):
+def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted, archives):
     short = fresh(3)
     finished = snapshots(short)[-1]
     assert finished == uninterrupted[2]
     again = fresh(3)
-    restore(json.loads(finished), again, "ckpt")
+    resumed(json.loads(finished), again, archives[2])
     assert not again.has_next()
     longer = fresh(6)
-    restore(json.loads(finished), longer, "ckpt")
+    resumed(json.loads(finished), longer, archives[2])
     assert snapshots(longer) == uninterrupted[3:]
