@@ -140,6 +140,7 @@ def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: dict[str, 
     search = ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=2)
     search.setup(problem, termination=("n_eval", 10**9), seed=seed)
     while len(evaluated) < budget and search.has_next():
+        problem.generation += 1
         search.next()
     if len(evaluated) < budget:
         raise SystemExit(f"{algorithm} found no new network to evaluate after {len(evaluated)} (seed {seed})")

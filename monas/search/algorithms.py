@@ -4,7 +4,7 @@ monas's operators for nominal integer genes, and random search.
 A factory takes the search space, the population size (networks per generation) and
 the number of objectives, and returns a pymoo algorithm ready for ``setup``. Every
 algorithm judges duplicates by the network a genome builds and against the archive of
-networks already evaluated (the problem's cache), and when its variation cannot breed
+networks evaluated in earlier generations (the problem's cache), and when its variation cannot breed
 enough new networks (the population's neighbourhood is all evaluated) the generation
 is topped up with new random genomes: each generation evaluates ``pop_size`` new
 networks while the space has them. Each says what of its state a
@@ -41,7 +41,7 @@ class SearchAlgorithm:
 
     def _setup(self, problem, **kwargs):
         super()._setup(problem, **kwargs)
-        self.eliminate_duplicates.archive = lambda: getattr(problem, "cache", ())
+        self.eliminate_duplicates.archive = lambda: _EarlierGenerations(problem)
         self.mating = _TopUp(self.mating, self.initialization.sampling)
 
     def survival_state(self) -> dict[str, Any]:
@@ -52,6 +52,22 @@ class SearchAlgorithm:
         """Inverse of ``survival_state``; ValueError when ``state`` does not fit."""
         if state:
             raise ValueError("this algorithm keeps no survival state")
+
+
+class _EarlierGenerations:
+    """The networks ``problem`` evaluated in generations before its current one.
+
+    Not the whole cache: a run resumed after being stopped in the middle of a
+    generation has that generation's first networks in its archive already, and must
+    breed the same offspring as the run that was not stopped."""
+
+    def __init__(self, problem) -> None:
+        self.cache = getattr(problem, "cache", {})
+        self.generation = getattr(problem, "generation", 0)
+
+    def __contains__(self, key: object) -> bool:
+        evaluation = self.cache.get(key)
+        return evaluation is not None and evaluation.generation < self.generation
 
 
 def _operators(space: SearchSpace) -> dict:

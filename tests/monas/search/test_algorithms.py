@@ -38,6 +38,7 @@ def test_each_generation_evaluates_pop_size_new_networks(name):
     counts = []
     while algorithm.has_next():
         before = len(evaluated)
+        problem.generation += 1  # as the driver does
         algorithm.next()
         counts.append(len(evaluated) - before)
     assert counts == [8] * 6 and len(set(evaluated)) == len(evaluated)

@@ -47,6 +47,7 @@ def snapshots(algorithm, archives=None):
     list), the networks evaluated by then are appended to it after each generation."""
     found = []
     while algorithm.has_next():
+        algorithm.problem.generation = algorithm.n_iter or 1  # as the driver does
         algorithm.next()
         found.append(json.dumps(capture(algorithm, rows(algorithm.n_iter - 1)), sort_keys=True, allow_nan=False))
         if archives is not None:
