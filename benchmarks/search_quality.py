@@ -1,26 +1,39 @@
-"""Does the search find the true Pareto front? NSGA-II driven by an estimator, by the
-true accuracy (oracle) and random search, on NAS-Bench-201, at equal budgets.
+"""Does the search find the true Pareto front? An evolutionary search (``--algorithm``,
+NSGA-II by default) and random search, each driven by an estimator and by the true
+accuracy, on NAS-Bench-201 (error vs MACs), at equal budgets.
 
 A budget is a number of distinct networks evaluated. Each method returns the front of
-what it evaluated by its own objectives (estimated error, MACs); that front is scored
-by its hypervolume in (true test error, MACs) - error / 100 and MACs / the largest
-network's, reference point 1.1 - as a fraction of the hypervolume of the true Pareto
-front of all 15,625 networks. Random search evaluates a uniform sample with the same
-estimator. Estimates are computed once per network and reused across seeds and budgets.
+what it evaluated by its own objectives (estimated error, MACs); that front is scored in
+(true test error, MACs) against the true Pareto front of all 15,625 networks
+(``monas.search.indicators``), on the scale where the true front's ideal point is 0 and
+its nadir point 1: hypervolume ratio (reference point 1.1), IGD+, and the share of the
+true front's networks among those returned. The old scale (error / 100, MACs / the
+largest network's, reference point 1.1) is kept as a column. Every seed runs each
+method once, to the largest budget: the run of a smaller budget is the prefix of that
+run (same settings, same seed, so the same networks in the same order). A one-sided
+Mann-Whitney test per budget asks whether the search's hypervolume ratios exceed random
+search's with the same estimator.
 
-    python benchmarks/search_quality.py --budgets 100,300,1000 --seeds 3
+    OMP_NUM_THREADS=1 python benchmarks/search_quality.py --seeds 10 \\
+        --estimates benchmarks/results/signals/nb201_all_seed0_ensemble.json
 
-Ends with one line per budget: ``budget=<n> nsga2_<estimator>=<f> random=<f> oracle=<f>``
-(means over seeds).
+``--estimates FILE`` reads the estimator's estimates from a ``--save`` file of
+``benchmarks/estimator_correlation.py`` (same estimator, options and seed; three
+networks are recomputed and compared first); networks it lacks are estimated here.
+Ends with one line per budget (means over seeds; the first key is the algorithm's name):
+``budget=<n> nsga2=<hv> random=<hv> oracle=<hv> random_oracle=<hv> igd_plus_nsga2=<x> igd_plus_random=<x> p=<p>``.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,20 +41,23 @@ from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.cli.common import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
-from monas.search.config import SearchConfig  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
+from monas.registry import ALGORITHMS  # noqa: E402
+from monas.search.config import SearchConfig  # noqa: E402
 from monas.search.evaluation import Evaluation  # noqa: E402
 from monas.search.front import non_dominated, normalised_hypervolume  # noqa: E402
+from monas.search.indicators import ReferenceFront, share_found  # noqa: E402
 from monas.search.objectives import parse_objectives  # noqa: E402
 from monas.search.problem import ArchitectureProblem  # noqa: E402
 from monas.search.runners import SerialRunner  # noqa: E402
-from monas.search.driver import build_algorithm  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 from search_spaces.nb201 import NB201_OPS  # noqa: E402
 
-POP_SIZE = 20
+CHECKED_ESTIMATES = 3
+METHODS = ("search", "random", "oracle", "random_oracle")
+INDICATORS = ("hv", "igd_plus", "share", "old_hv")
 
 
 def macs_of_every_network(space, spec, archs: list[str]) -> dict[str, float]:
@@ -63,9 +79,11 @@ def ops_of(arch: str) -> list[str]:
 
 
 class Scorer:
-    """Memoised estimates of one estimator for NB201 networks."""
+    """Memoised estimates of one estimator (seed 0) for NB201 networks, optionally
+    preloaded from an ``estimator_correlation.py --save`` file."""
 
-    def __init__(self, name: str, options: dict, seed: int, data_dir: str, device: str) -> None:
+    def __init__(self, name: str, options: dict, data_dir: str, device: str, seed: int = 0) -> None:
+        self.name, self.options, self.seed = name, options, seed
         self.estimator = ESTIMATORS.create(name, seed=seed, **options)
         self.space = SPACES.create("nb201")
         images = load_dataset("cifar10", data_dir)
@@ -74,6 +92,7 @@ class Scorer:
         est = self.estimator
         self.data = scoring_data(images, est.n_train, est.n_val, seed=seed).to(self.device) if est.n_train else None
         self.cache: dict[str, float] = {}
+        self.computed = 0
         start = time.perf_counter()
         self.estimator.prepare(self.space, self.spec, self.data, self.device)
         self.seconds = time.perf_counter() - start
@@ -83,79 +102,150 @@ class Scorer:
             start = time.perf_counter()
             self.cache[arch] = self.estimator.estimate(arch, lambda: self.space.build(arch, self.spec), self.data, self.device)
             self.seconds += time.perf_counter() - start
+            self.computed += 1
         return self.cache[arch]
 
+    def preload(self, path: str) -> int:
+        """Take the estimates of ``path`` (an ``estimator_correlation.py --save`` file);
+        SystemExit when it was made with another space, estimator, options or seed, or
+        when ``CHECKED_ESTIMATES`` of its networks, recomputed here, differ. Returns
+        how many networks it held."""
+        doc = json.loads(Path(path).read_text())
+        values = doc.get("estimates", {}).get(self.name)
+        recorded_options = doc.get("estimator_options", {}).get(self.name, {})
+        if doc.get("space") != "nb201" or doc.get("estimator_seed") != self.seed or values is None:
+            raise SystemExit(f"{path} holds no nb201 estimates of {self.name} with estimator seed {self.seed}")
+        if recorded_options != self.options:
+            raise SystemExit(f"{path} was made with {self.name} options {recorded_options}, not {self.options}")
+        archs = doc["archs"][: len(values)]
+        for i in np.linspace(0, len(archs) - 1, CHECKED_ESTIMATES).astype(int) if archs else []:
+            again = self(archs[i])
+            if not math.isclose(again, values[i], rel_tol=1e-6, abs_tol=1e-9):
+                raise SystemExit(f"{path}: {archs[i]} was estimated {values[i]}, here {again}; not the same estimator")
+        self.cache.update(zip(archs, values))
+        return len(archs)
 
-def nsga2(scorer: Scorer, macs: dict[str, float], budget: int, seed: int) -> list[str]:
-    """Architectures NSGA-II evaluates until ``budget`` distinct ones (a generation is
-    cut short at the budget)."""
+
+def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: dict[str, float], budget: int, seed: int) -> list[str]:
+    """The first ``budget`` distinct networks ``algorithm`` evaluates, in order."""
     space = scorer.space
     problem = ArchitectureProblem(space, parse_objectives("error,macs"))
     evaluated: list[str] = []
 
     def evaluate(genome: np.ndarray, generation: int) -> Evaluation:
         arch = space.canonical(genome)
-        error = scorer(arch) if len(evaluated) < budget else float("inf")  # past the budget: never chosen
-        return Evaluation(arch, [int(g) for g in genome], {"error": error, "macs": macs[arch], "params": 0.0}, 0.0, generation)
+        return Evaluation(arch, [int(g) for g in genome], {"error": scorer(arch), "macs": macs[arch], "params": 0.0}, 0.0, generation)
 
     problem.attach(SerialRunner(evaluate), lambda e: evaluated.append(e.arch), {})
-    algorithm = build_algorithm(space, POP_SIZE)
-    algorithm.setup(problem, termination=("n_eval", 10**9), seed=seed)
-    while len(evaluated) < budget:
-        algorithm.next()
+    search = ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=2)
+    search.setup(problem, termination=("n_eval", 10**9), seed=seed)
+    while len(evaluated) < budget and search.has_next():
+        problem.generation += 1
+        search.next()
+    if len(evaluated) < budget:
+        raise SystemExit(f"{algorithm} found no new network to evaluate after {len(evaluated)} (seed {seed})")
     return evaluated[:budget]
 
 
-def front_fraction(archs: list[str], scorer: Scorer, truth: dict[str, float], macs: dict[str, float], scale, true_hv: float) -> float:
-    """HV in (true error, MACs) of the front ``scorer`` sees among ``archs``, over ``true_hv``."""
-    seen = np.array([[scorer(a), macs[a]] for a in archs])
-    front = [archs[i] for i in non_dominated(seen)]
-    F = np.array([[100 - truth[a], macs[a]] for a in front])
-    return normalised_hypervolume(F, scale) / true_hv
+class Judge:
+    """Scores the front a method returns against the true front of the whole space."""
+
+    def __init__(self, truth: dict[str, float], macs: dict[str, float]) -> None:
+        self.truth, self.macs = truth, macs
+        archs = list(truth)
+        F = self.true_objectives(archs)
+        self.reference = ReferenceFront(F)
+        self.members = [archs[i] for i in non_dominated(F)]
+        self.old_scale = np.array([100.0, max(macs.values())])
+        self.old_true_hv = normalised_hypervolume(self.reference.front, self.old_scale)
+
+    def true_objectives(self, archs: list[str]) -> np.ndarray:
+        """(true test error %, MACs) of ``archs``."""
+        return np.array([[100.0 - self.truth[a], self.macs[a]] for a in archs]).reshape(-1, 2)
+
+    def score(self, archs: list[str], scorer: Scorer) -> dict[str, float]:
+        """Indicators of the front ``scorer`` sees among ``archs``."""
+        seen = np.array([[scorer(a), self.macs[a]] for a in archs])
+        front = [archs[i] for i in non_dominated(seen)]
+        F = self.true_objectives(front)
+        return {
+            "hv": self.reference.hypervolume_ratio(F),
+            "igd_plus": self.reference.igd_plus(F),
+            "share": share_found(front, self.members),
+            "old_hv": normalised_hypervolume(F, self.old_scale) / self.old_true_hv,
+        }
+
+
+def one_sided_p(better: list[float], worse: list[float]) -> float:
+    """p of the one-sided Mann-Whitney U test that ``better`` tends to exceed ``worse``."""
+    return float(mannwhitneyu(better, worse, alternative="greater").pvalue)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--budgets", default="100,300,1000")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--algorithm", default=SearchConfig.algorithm, help=f"known: {', '.join(ALGORITHMS.names())}")
+    p.add_argument("--pop-size", type=int, default=SearchConfig.pop_size)
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--estimates", help="an estimator_correlation.py --save file holding this estimator's estimates")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
     p.add_argument("--device", default="auto")
     args = p.parse_args()
-    budgets = [int(b) for b in args.budgets.split(",")]
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    if args.algorithm not in ALGORITHMS:
+        p.error(f"unknown algorithm {args.algorithm!r} (known: {', '.join(ALGORITHMS.names())})")
     table = load_table(args.table)
-    archs = table.archs()
-    truth = {a: table.value(a, TRUTH) for a in archs}
+    truth = {a: table.value(a, TRUTH) for a in table.archs()}
     options = parse_options(args.estimator_option, ESTIMATORS.get(args.estimator), "estimator", reserved=("seed",))
-    scorer = Scorer(args.estimator, options, 0, args.data_dir, args.device)
-    oracle = Scorer("table", {"path": args.table}, 0, args.data_dir, args.device)
-    macs = macs_of_every_network(scorer.space, scorer.spec, archs)
-    scale = np.array([100.0, max(macs.values())])
-    true_front = np.array([[100 - truth[a], macs[a]] for a in archs])
-    true_hv = normalised_hypervolume(true_front[non_dominated(true_front)], scale)
+    scorer = Scorer(args.estimator, options, args.data_dir, args.device)
+    if args.estimates:
+        held = scorer.preload(args.estimates)
+        print(f"{held} estimates read from {args.estimates}; {CHECKED_ESTIMATES} recomputed and equal", file=sys.stderr)
+    oracle = Scorer("table", {"path": args.table}, args.data_dir, args.device)
+    judge = Judge(truth, macs_of_every_network(scorer.space, scorer.spec, list(truth)))
 
-    results = {b: {"nsga2": [], "random": [], "oracle": []} for b in budgets}
+    results = {b: {m: {k: [] for k in INDICATORS} for m in METHODS} for b in budgets}
     for seed in range(args.seeds):
-        rng = np.random.default_rng(seed)
-        for budget in budgets:
-            picked = [archs[i] for i in rng.choice(len(archs), size=budget, replace=False)]
-            results[budget]["random"].append(front_fraction(picked, scorer, truth, macs, scale, true_hv))
-            results[budget]["nsga2"].append(front_fraction(nsga2(scorer, macs, budget, seed), scorer, truth, macs, scale, true_hv))
-            results[budget]["oracle"].append(front_fraction(nsga2(oracle, macs, budget, seed), oracle, truth, macs, scale, true_hv))
-        print(f"seed {seed} done; {len(scorer.cache)} networks estimated in {scorer.seconds:.0f}s", file=sys.stderr)
+        for method, algorithm, by in (("search", args.algorithm, scorer), ("random", "random", scorer),
+                                      ("oracle", args.algorithm, oracle), ("random_oracle", "random", oracle)):
+            order = search_order(algorithm, args.pop_size, by, judge.macs, budgets[-1], seed)
+            for b in budgets:
+                for key, value in judge.score(order[:b], by).items():
+                    results[b][method][key].append(value)
+        print(f"seed {seed} done; {scorer.computed} networks estimated here in {scorer.seconds:.0f}s", file=sys.stderr)
 
-    name = args.estimator
-    print(f"NAS-Bench-201, fraction of the true front's hypervolume (true error, MACs), mean over {args.seeds} seeds")
-    print(f"| budget | NSGA-II + {name} | random search + {name} | NSGA-II + true accuracy (oracle) |")
-    print("|---|---|---|---|")
+    report(results, budgets, args)
+
+
+def report(results: dict, budgets: list[int], args) -> None:
+    """The tables (mean +- std over seeds) and the result lines."""
+    name, algo = args.estimator, args.algorithm
+    labels = {"search": f"{algo} + {name}", "random": f"random + {name}", "oracle": f"{algo} + true accuracy",
+              "random_oracle": "random + true accuracy"}
+    titles = {"hv": "hypervolume ratio (ideal-nadir scale, reference 1.1)", "igd_plus": "IGD+ (ideal-nadir scale)",
+              "share": "share of the true front's networks returned", "old_hv": "hypervolume fraction, old scale (error / 100, MACs / max)"}
+    print(f"NAS-Bench-201, error vs MACs, {args.seeds} seeds, population {args.pop_size}; mean +- std")
+    for key, title in titles.items():
+        print(f"\n{title}\n\n| budget | " + " | ".join(labels[m] for m in METHODS) + " |")
+        print("|---|" + "---|" * len(METHODS))
+        for b in budgets:
+            cells = [f"{np.mean(results[b][m][key]):.4f} +- {np.std(results[b][m][key]):.4f}" for m in METHODS]
+            print(f"| {b} | " + " | ".join(cells) + " |")
+    print(f"\none-sided Mann-Whitney p, hypervolume ratio of {algo} above random search's:")
     for b in budgets:
         r = results[b]
-        print(f"| {b} | " + " | ".join(f"{np.mean(r[k]):.4f} +- {np.std(r[k]):.4f}" for k in ("nsga2", "random", "oracle")) + " |")
+        print(f"budget {b}: with {name} p={one_sided_p(r['search']['hv'], r['random']['hv']):.2g}, "
+              f"with the true accuracy p={one_sided_p(r['oracle']['hv'], r['random_oracle']['hv']):.2g}")
+    print()
     for b in budgets:
-        r = results[b]
-        print(f"budget={b} nsga2_{name}={np.mean(r['nsga2']):.4f} random={np.mean(r['random']):.4f} oracle={np.mean(r['oracle']):.4f}")
+        r = {m: results[b][m] for m in METHODS}
+        print(f"budget={b} {algo}={np.mean(r['search']['hv']):.4f} random={np.mean(r['random']['hv']):.4f} "
+              f"oracle={np.mean(r['oracle']['hv']):.4f} random_oracle={np.mean(r['random_oracle']['hv']):.4f} "
+              f"igd_plus_{algo}={np.mean(r['search']['igd_plus']):.4f} igd_plus_random={np.mean(r['random']['igd_plus']):.4f} "
+              f"p={one_sided_p(r['search']['hv'], r['random']['hv']):.3g}")
 
 
 if __name__ == "__main__":

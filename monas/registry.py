@@ -81,3 +81,4 @@ class Registry(Generic[T]):
 SPACES: Registry = Registry("search space", home="search_spaces", symbol="SPACES")
 ESTIMATORS: Registry = Registry("estimator", home="monas.estimators", symbol="ESTIMATORS")
 DATASETS: Registry = Registry("dataset", home="monas.data", symbol="DATASETS")
+ALGORITHMS: Registry = Registry("algorithm", home="monas.search.algorithms", symbol="ALGORITHMS")

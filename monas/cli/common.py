@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from monas.cli.catalog import describe
 from monas.device import resolve_device
 from monas.errors import ArchitectureError, ClusterError, DatasetError, RunDirError, UsageError  # UsageError: re-exported
-from monas.registry import DATASETS, ESTIMATORS, SPACES, Registry, UnknownNameError
+from monas.registry import ALGORITHMS, DATASETS, ESTIMATORS, SPACES, Registry, UnknownNameError
 from monas.search.config import SearchConfig
 from monas.search.objectives import check_bounds, parse_objectives
 from monas.search.record import RunRecord
@@ -226,7 +226,8 @@ def check_flags(config: SearchConfig) -> None:
         raise UsageError(f"--latency-batch must be at least 1, got {config.latency_batch}")
     if config.scheduler is not None and (config.workers != 1 or config.slurm is not None):
         raise UsageError("--scheduler uses the workers of that cluster; drop --workers and --cluster")
-    for registry, name in ((SPACES, config.space), (ESTIMATORS, config.estimator), (DATASETS, config.dataset)):
+    for registry, name in ((SPACES, config.space), (ESTIMATORS, config.estimator), (DATASETS, config.dataset),
+                           (ALGORITHMS, config.algorithm)):
         check_name(registry, name)
     try:
         parse_objectives(config.objectives)

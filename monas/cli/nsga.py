@@ -25,7 +25,7 @@ from monas.cli.common import (
     run_command,
     validate,
 )
-from monas.registry import DATASETS, ESTIMATORS, SPACES
+from monas.registry import ALGORITHMS, DATASETS, ESTIMATORS, SPACES
 from monas.search.config import DEFAULT_ESTIMATOR_WHY, SearchConfig
 from monas.search.objectives import BOUNDED, OBJECTIVES_HELP, describe_bounds, measured_quantities, parse_bound
 from monas.search.record import RUN_FILES
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     can tell which flags were given."""
     p = OneLineParser(
         prog=PROG,
-        description="Multi-objective NAS: NSGA-II over a search space, accuracy estimated by "
+        description="Multi-objective NAS: NSGA-II (or --algorithm) over a search space, accuracy estimated by "
         "random-weight evaluation, complexity counted by thop. Writes config.json, archive.jsonl, "
         "generations.csv, pareto.json and pareto.png into --out.",
         epilog=registries_epilog(),
@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder: an ImageFolder tree, or where torchvision finds/downloads cifar10")
     p.add_argument("--pop-size", type=int, help=f"population size (default {d.pop_size})")
     p.add_argument("--generations", type=int, help=f"number of generations (default {d.generations})")
+    p.add_argument("--algorithm", help=f"search algorithm (known: {', '.join(known_names(ALGORITHMS))}; default {d.algorithm}; "
+                   "random: random search, to compare with)")
     p.add_argument("--seed", type=int, help=f"seed of the search and of the estimator (default {d.seed})")
     p.add_argument("--objectives", help=f"{OBJECTIVES_HELP} (default {d.objectives})")
     p.add_argument("--max-macs", metavar="N", help="search only networks of at most N MACs per image (e.g. 600M; K, M, G)")

@@ -23,6 +23,7 @@ class SearchConfig:
     data_dir: str | None = None
     pop_size: int = 20
     generations: int = 10
+    algorithm: str = "nsga2"
     seed: int = 0
     objectives: str = "error,macs"
     bounds: dict = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""``run(config)``: wires space, data, estimator, problem and NSGA-II, and owns the loop.
+"""``run(config)``: wires space, data, estimator, problem and search algorithm, and owns the loop.
 
 Each generation: evaluate the offspring (new networks are appended to the archive as
 they finish), then write generations.csv, pareto.json, pareto.png and a checkpoint.
@@ -24,7 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.algorithm import Algorithm
 from pymoo.termination.max_gen import MaximumGenerationTermination
 
 import search_spaces
@@ -34,12 +34,12 @@ from monas.search.config import SearchConfig
 from monas.data import SIZE_OPTIONS, fit_scoring_sizes, load_dataset, scoring_data
 from monas.device import resolve_device
 from monas.estimators import Estimator
+from monas.registry import ALGORITHMS
 from monas.search.evaluation import Evaluation, Evaluator
 from monas.search.front import non_dominated, normalised_hypervolume
 from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
 from monas.latency import LatencyProbe
 from monas.search.objectives import OBJECTIVES, describe_bounds, parse_objectives, within_bounds
-from monas.search.operators import CanonicalDuplicateElimination, IntegerRandomSampling, RandomResetMutation, UniformCrossover
 from monas.search.plot import pareto_figure, run_labels
 from monas.search.problem import ArchitectureProblem
 from monas.search.record import ARCHIVE, CHECKPOINT, PARETO, RUN_FILES, RunRecord
@@ -83,15 +83,10 @@ def normalisation(space, spec, objective_names: list[str], latency: LatencyProbe
     return [worst[name] for name in objective_names]
 
 
-def build_algorithm(space, pop_size: int) -> NSGA2:
-    """NSGA-II with operators for nominal integer genes and canonical duplicate elimination."""
-    return NSGA2(
-        pop_size=pop_size,
-        sampling=IntegerRandomSampling(),
-        crossover=UniformCrossover(prob=0.9),
-        mutation=RandomResetMutation(),
-        eliminate_duplicates=CanonicalDuplicateElimination(space.canonical),
-    )
+def build_algorithm(space, pop_size: int, algorithm: str = "nsga2", n_obj: int = 2) -> Algorithm:
+    """The search algorithm registered as ``algorithm`` (``monas.search.algorithms``) for
+    ``space``, ``pop_size`` networks per generation and ``n_obj`` objectives."""
+    return ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=n_obj)
 
 
 def fitted_estimator(name: str, options: dict, seed: int, available: int) -> Estimator:
@@ -181,13 +176,13 @@ class _Setup:
 class _Saved:
     """A recorded run, read and checked: its algorithm restored, generation rows, archive."""
 
-    algorithm: NSGA2
+    algorithm: Algorithm
     rows: list[dict]
     evaluations: list[Evaluation]
 
 
-def _new_algorithm(config: SearchConfig, space, objectives) -> NSGA2:
-    algorithm = build_algorithm(space, config.pop_size)
+def _new_algorithm(config: SearchConfig, space, objectives) -> Algorithm:
+    algorithm = build_algorithm(space, config.pop_size, config.algorithm, len(objectives))
     termination = MaximumGenerationTermination(config.generations)
     algorithm.setup(ArchitectureProblem(space, objectives, config.bounds), termination=termination, seed=config.seed)
     return algorithm

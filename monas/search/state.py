@@ -1,10 +1,13 @@
-"""The NSGA-II search state as plain data (JSON), not code.
+"""The search state as plain data (JSON), not code.
 
-A checkpoint is what the next generation of pymoo's NSGA-II reads: the surviving
-population (genomes, objectives, constraint values when the search has bounds, and
-the rank and crowding distance survival gave each: null for a network outside the
-bounds, which survival does not rank), the generation counter, the evaluation count, the forced-termination flag and
-the state of the numpy Generator, plus the per-generation rows of generations.csv.
+A checkpoint is what the next generation of the search algorithm reads: the surviving
+population (genomes, objectives, constraint values when the search has bounds, and the
+values survival gave each that the algorithm reads, e.g. NSGA-II's rank and crowding
+distance: ``population_attributes`` of ``monas.search.algorithms``; null for a network
+outside the bounds, which survival does not rank), what its survival carries between
+generations (NSGA-III's normalisation points; nothing for most), the generation
+counter, the evaluation count, the forced-termination flag and the state of the numpy
+Generator, plus the per-generation rows of generations.csv.
 ``capture`` turns a running algorithm into such a dict; ``restore`` validates one
 (types, shapes, bounds: a crafted file is refused with a one-line RunDirError) and puts
 it into a freshly set-up algorithm, which then continues exactly as the original would
@@ -23,24 +26,26 @@ from pymoo.core.population import Population
 from monas.io import RunDirError
 
 STATE_FORMAT = "monas-search-state-1"
+ATTRIBUTE_KINDS = {"rank": int, "crowding": float, "niche": int, "dist_to_niche": float}
+"""The per-individual values a checkpoint may hold, all non-negative (a float may be inf)."""
 ROW_COLUMNS = {"generation": int, "evaluations": int, "front_size": int, "hypervolume": float, "seconds": float}
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
 def capture(algorithm, rows: list[dict]) -> dict:
-    """The state of a set-up NSGA-II ``algorithm`` after a finished generation, and the
-    generation ``rows`` so far, as JSON-compatible data."""
+    """The state of a set-up search ``algorithm`` (``monas.search.algorithms``) after a
+    finished generation, and the generation ``rows`` so far, as JSON-compatible data."""
     pop = algorithm.pop
+    attributes = {name: [_value_out(v, ATTRIBUTE_KINDS[name]) for v in pop.get(name)] for name in algorithm.population_attributes}
     population = {
         "X": np.asarray(pop.get("X")).astype(np.int64).tolist(),
         "F": [_floats_out(row) for row in pop.get("F")],
-        "rank": [None if r is None else int(r) for r in pop.get("rank")],
-        "crowding": [None if c is None else _floats_out([c])[0] for c in pop.get("crowding")],
+        **attributes,
         "n_gen": [int(g) for g in pop.get("n_gen")],
     }
     if algorithm.problem.n_ieq_constr:
         population["G"] = [_floats_out(row) for row in pop.get("G")]
-    return {
+    state = {
         "format": STATE_FORMAT,
         "n_gen": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
@@ -49,6 +54,10 @@ def capture(algorithm, rows: list[dict]) -> dict:
         "population": population,
         "generations": rows,
     }
+    survival = algorithm.survival_state()
+    if survival:
+        state["survival"] = survival
+    return state
 
 
 def restore(state: Any, algorithm, where: str) -> list[dict]:
@@ -67,7 +76,8 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
 
     pop = state.get("population")
     n_constr = problem.n_ieq_constr
-    columns = {"X", "F", "rank", "crowding", "n_gen"} | ({"G"} if n_constr else set())
+    attributes = tuple(algorithm.population_attributes)
+    columns = {"X", "F", "n_gen", *attributes} | ({"G"} if n_constr else set())
     _check(isinstance(pop, dict) and set(pop) == columns, where, "bad population")
     X = _array(pop["X"], np.int64, where, "X")
     n = len(X)
@@ -76,19 +86,24 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     _check(bool(np.all((X >= lower) & (X <= upper))), where, "a population genome lies outside the space's bounds")
     F = _array([_floats_in(row) for row in _list(pop["F"], where)], np.float64, where, "F")
     _check(F.shape == (n, problem.n_obj) and bool(np.all(np.isfinite(F))), where, "population objectives have the wrong shape")
-    ranks, crowdings = _list(pop["rank"], where), _list(pop["crowding"], where)
     born = _array(pop["n_gen"], np.int64, where, "n_gen")
-    _check(len(ranks) == len(crowdings) == n and born.shape == (n,), where, "population columns differ in length")
+    raw = {name: _list(pop[name], where) for name in attributes}
+    _check(born.shape == (n,) and all(len(v) == n for v in raw.values()), where, "population columns differ in length")
+    _check(bool(np.all((born >= 1) & (born < n_gen))), where, "bad population generations")
     G = _array([_floats_in(row) for row in _list(pop["G"], where)], np.float64, where, "G") if n_constr else np.zeros((n, 0))
     _check(G.shape == (n, n_constr) and not np.any(np.isnan(G)), where, "population constraints have the wrong shape")
     CV = calc_cv(G=G).reshape(n, 1)
-    ranked = CV[:, 0] <= 0  # survival ranks only the networks within the bounds
-    unranked = all((r is None) == (c is None) == (not ok) for r, c, ok in zip(ranks, crowdings, ranked))
-    _check(unranked, where, "population ranks do not match its constraints")
-    rank = _array([r for r in ranks if r is not None], np.int64, where, "rank")
-    crowding = _array(_floats_in([c for c in crowdings if c is not None]), np.float64, where, "crowding")
-    _check(bool(np.all(rank >= 0) & np.all((born >= 1) & (born < n_gen))), where, "bad population ranks or generations")
-    _check(not np.any(np.isnan(crowding)) and bool(np.all(crowding >= 0)), where, "bad crowding distances")
+    ranked = CV[:, 0] <= 0  # survival gives its values only to the networks within the bounds
+    for name, column in raw.items():
+        _check(all((v is None) == (not ok) for v, ok in zip(column, ranked)), where, f"population {name} values do not match its constraints")
+    values = {
+        name: _array(_floats_in([v for v in column if v is not None]), np.dtype(ATTRIBUTE_KINDS[name]).type, where, name)
+        for name, column in raw.items()
+    }
+    for name, v in values.items():
+        _check(not np.any(np.isnan(v)) and bool(np.all(v >= 0)), where, f"bad {name} values (negative or NaN)")
+    survival = state.get("survival", {})
+    _check(isinstance(survival, dict), where, "bad survival state")
 
     rng = algorithm.random_state.bit_generator
     try:
@@ -99,10 +114,15 @@ def restore(state: Any, algorithm, where: str) -> list[dict]:
     population = Population.new("X", X)
     population.set("F", F, "G", G, "H", np.zeros((n, 0)), "CV", CV)
     population.set("n_gen", born, "n_iter", born)
-    population[ranked].set("rank", rank, "crowding", crowding)
+    for name, v in values.items():
+        population[ranked].set(name, v)
     for ind in population:
         ind.evaluated = {"F", "G", "H"}
     algorithm.pop = population
+    try:
+        algorithm.restore_survival_state(survival)
+    except (TypeError, ValueError) as exc:
+        raise RunDirError(f"{where} is not a valid checkpoint: {exc}; start a new run") from None
     algorithm.n_iter = n_gen
     algorithm.evaluator.n_eval = n_eval
     algorithm.is_initialized = True
@@ -160,6 +180,13 @@ def _numbers_only(value: Any, dtype) -> bool:
 def _floats_out(values) -> list:
     """Floats for JSON; infinities and NaN as the strings "inf", "-inf", "nan"."""
     return [float(v) if math.isfinite(v) else repr(float(v)) for v in values]
+
+
+def _value_out(value, kind: type) -> int | float | str | None:
+    """One per-individual value for JSON: None stays None (a network survival did not rank)."""
+    if value is None:
+        return None
+    return int(value) if kind is int else _floats_out([value])[0]
 
 
 def _floats_in(values: Any) -> Any:

@@ -96,14 +96,45 @@ def test_rwe_ablation_report_on_recorded_results():
     assert any(line.startswith("| plain / final / ridge / 2000 / 0.001 |") for line in lines)
 
 
+NUMBER = r"(\d(?:\.\d+)?(?:e-\d+)?)"
+
+
 def test_search_quality_tiny():
     data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
-    lines = run("search_quality.py", "--budgets", "20,40", "--seeds", "1", "--estimator", "table",
+    lines = run("search_quality.py", "--budgets", "20,40", "--seeds", "2", "--estimator", "table",
                 "-E", f"path={table}", "--data-dir", str(data), "--table", str(table))
     for line, budget in zip(lines[-2:], (20, 40)):
-        match = re.fullmatch(rf"budget={budget} nsga2_table=(\d\.\d+) random=(\d\.\d+) oracle=(\d\.\d+)", line)
-        assert match and all(0 < float(v) <= 1 for v in match.groups())
-        assert match.group(1) == match.group(3)  # the table estimator is the oracle
+        match = re.fullmatch(rf"budget={budget} nsga2={NUMBER} random={NUMBER} oracle={NUMBER} random_oracle={NUMBER} "
+                             rf"igd_plus_nsga2={NUMBER} igd_plus_random={NUMBER} p={NUMBER}", line)
+        assert match, line
+        hv, random, oracle, random_oracle, igd, igd_random, p = (float(v) for v in match.groups())
+        assert all(0 < v <= 1 for v in (hv, random, oracle, random_oracle, p)) and igd > 0 and igd_random > 0
+        assert (hv, random) == (oracle, random_oracle)  # the table estimator is the oracle
+    assert any(line.startswith("| 40 | ") for line in lines) and "share of the true front's networks returned" in lines
+
+
+def test_search_quality_reads_estimates_and_checks_them(tmp_path):
+    data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    save = tmp_path / "params.json"
+    run("estimator_correlation.py", "--n-archs", "8", "--estimators", "params", "--data-dir", str(data), "--table", str(table),
+        "--save", str(save))
+    args = ("--budgets", "20", "--seeds", "1", "--estimator", "params", "--data-dir", str(data), "--table", str(table),
+            "--algorithm", "sms-emoa", "--estimates")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "8 estimates read from" in proc.stderr
+    assert re.fullmatch(rf"budget=20 sms-emoa={NUMBER} random=.* igd_plus_sms-emoa=.* p={NUMBER}", proc.stdout.splitlines()[-1])
+    doc = json.loads(save.read_text())
+    doc["estimates"]["params"][0] += 1.0
+    save.write_text(json.dumps(doc))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "not the same estimator" in proc.stderr
+    doc["estimator_seed"] = 1
+    save.write_text(json.dumps(doc))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "holds no nb201 estimates of params with estimator seed 0" in proc.stderr
 
 
 def test_parallel_speedup_tiny():

@@ -90,6 +90,8 @@ CASES = [
     ("flag", [*FRESH, "--pop-size", "ten"], "invalid int value", None),
     ("flag", [*FRESH, "--objectives", "error,flops"], "unknown objectives", None),
     ("flag", [*FRESH, "--estimator", "nope"], "unknown estimator 'nope'", None),
+    ("flag", [*FRESH, "--algorithm", "nope"], "unknown algorithm 'nope' (known: age-moea2, nsga2, nsga3, random, sms-emoa)", None),
+    ("flag", [*RESUME, "--algorithm", "random"], "drop --algorithm", None),
     ("flag", [*FRESH, "--early-stop", "curve"], "--early-stop needs --estimator train", None),
     ("flag", [*FRESH, "-E", "head=svm"], "unknown head 'svm'", None),
     ("flag", [*RESUME, "--overwrite"], "--resume and --overwrite exclude each other", None),

@@ -45,6 +45,23 @@ def test_digits_search_writes_every_file(small_run):
     check_run_directory(small_run, 2, 6, load_dataset("digits", None).spec, {"init_channels": 4, "layers": 3})
 
 
+@pytest.mark.parametrize("algorithm", ["age-moea2", "nsga3", "random", "sms-emoa"])
+def test_every_algorithm_runs_a_tiny_search(algorithm, tmp_path):
+    out = tmp_path / algorithm
+    assert main([*SMALL_RUN_ARGS, "--pop-size", "4", "--algorithm", algorithm, "--out", str(out)]) == 0
+    check_run_directory(out, 2, 4, load_dataset("digits", None).spec, {"init_channels": 4, "layers": 3})
+    assert json.loads((out / "config.json").read_text())["config"]["algorithm"] == algorithm
+
+
+def test_a_search_with_another_algorithm_resumes_with_it(tmp_path):
+    args = [*SMALL_RUN_ARGS, "--pop-size", "4", "--algorithm", "sms-emoa"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    once = [a if a != "2" else "1" for a in args]
+    assert main([*once, "--out", str(tmp_path / "resumed")]) == 0
+    assert main(["--resume", str(tmp_path / "resumed"), "--generations", "2", "--no-progress"]) == 0
+    assert (tmp_path / "resumed" / "pareto.json").read_text() == (tmp_path / "whole" / "pareto.json").read_text()
+
+
 def test_same_seed_same_run(small_run, tmp_path):
     assert main([*SMALL_RUN_ARGS, "--out", str(tmp_path / "again")]) == 0
     strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in p.read_text().splitlines()]

@@ -2,7 +2,7 @@ import numpy as np
 from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 
-from monas.search.operators import CanonicalDuplicateElimination, RandomResetMutation, UniformCrossover
+from monas.search.operators import CanonicalDuplicateElimination, PointMutation, RandomResetMutation, UniformCrossover
 from search_spaces import SPACES
 
 SPACE = SPACES.create("darts")
@@ -49,3 +49,26 @@ def test_duplicates_are_judged_by_the_network_not_the_genome():
     assert len(kept) == 2
     against = CanonicalDuplicateElimination(SPACE.canonical).do(Population.new(X=np.array([other])), pop)
     assert len(against) == 0
+
+
+def test_point_mutation_changes_exactly_the_asked_number_of_genes():
+    X = random_genomes(300)
+    for genes in (1, 3):
+        Y = PointMutation(genes)._do(PROBLEM, X, random_state=np.random.default_rng(genes))
+        assert ((Y >= LOWER) & (Y <= UPPER)).all() and ((Y != X).sum(axis=1) == genes).all()
+    # every gene is chosen sometimes, and every allowed value of a wide gene is reachable
+    Y = PointMutation()._do(PROBLEM, np.repeat(X[:1], 2000, axis=0), random_state=np.random.default_rng(0))
+    assert ((Y != X[:1]).any(axis=0) == (UPPER > LOWER)).all() and set(Y[:, 0]) == set(range(UPPER[0] + 1))
+
+
+def test_point_mutation_leaves_single_valued_genes_alone():
+    problem = Problem(n_var=3, n_obj=2, xl=np.array([0, 2, 0]), xu=np.array([4, 2, 0]), vtype=int)
+    Y = PointMutation(genes=2)._do(problem, np.array([[1, 2, 0]] * 50), random_state=np.random.default_rng(0))
+    assert (Y[:, 1:] == [2, 0]).all() and (Y[:, 0] != 1).all()
+
+
+def test_networks_in_the_archive_are_duplicates():
+    genomes = random_genomes(3, seed=4)
+    archive = {SPACE.canonical(genomes[0])}
+    kept = CanonicalDuplicateElimination(SPACE.canonical, archive=lambda: archive).do(Population.new(X=genomes))
+    assert [SPACE.canonical(x) for x in kept.get("X")] == [SPACE.canonical(g) for g in genomes[1:]]

@@ -1,6 +1,6 @@
-"""The NSGA-II state as data: captured after any generation and restored into a fresh
-algorithm, the search continues exactly as without the interruption; a crafted state
-is refused with one line."""
+"""The search state as data: captured after any generation and restored into a fresh
+algorithm (each registered one), the search continues exactly as without the
+interruption; a crafted state is refused with one line."""
 import copy
 import json
 import zlib
@@ -11,6 +11,7 @@ from pymoo.termination.max_gen import MaximumGenerationTermination
 import search_spaces
 from monas.search.evaluation import Evaluation
 from monas.io import RunDirError
+from monas.registry import ALGORITHMS
 from monas.search.objectives import parse_objectives
 from monas.search.problem import ArchitectureProblem
 from monas.search.driver import build_algorithm
@@ -29,8 +30,8 @@ def runner(jobs):
                          "params": 1.0}, seconds=0.0, generation=generation)
 
 
-def fresh(generations, bounds=None):
-    algorithm = build_algorithm(SPACE, 6)
+def fresh(generations, bounds=None, name="nsga2"):
+    algorithm = build_algorithm(SPACE, 6, name)
     problem = ArchitectureProblem(SPACE, OBJECTIVES, bounds)
     algorithm.setup(problem, termination=MaximumGenerationTermination(generations), seed=1)
     problem.attach(runner, lambda e: None, {})
@@ -41,37 +42,50 @@ def rows(n):
     return [{"generation": k, "evaluations": 6 * k, "front_size": 2, "hypervolume": 0.5, "seconds": 0.1} for k in range(1, n + 1)]
 
 
-def snapshots(algorithm):
-    """The state, as JSON text, after each remaining generation."""
+def snapshots(algorithm, archives=None):
+    """The state, as JSON text, after each remaining generation; with ``archives`` (a
+    list), the networks evaluated by then are appended to it after each generation."""
     found = []
     while algorithm.has_next():
+        algorithm.problem.generation = algorithm.n_iter or 1  # as the driver does
         algorithm.next()
         found.append(json.dumps(capture(algorithm, rows(algorithm.n_iter - 1)), sort_keys=True, allow_nan=False))
+        if archives is not None:
+            archives.append(dict(algorithm.problem.cache))
     return found
 
 
+def resumed(state, algorithm, archive):
+    """``restore`` as the driver resumes: the archive of evaluated networks back in the cache."""
+    algorithm.problem.cache.update(archive)
+    return restore(state, algorithm, "ckpt")
+
+
 @pytest.fixture(scope="module")
-def uninterrupted():
-    return snapshots(fresh(6))
+def archives():
+    """The problem's cache after each generation of the uninterrupted run (a resume reads it from archive.jsonl)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(archives):
+    return snapshots(fresh(6), archives)
 
 
 @pytest.mark.parametrize("stop", [1, 2, 5])
-def test_a_restored_search_continues_exactly(uninterrupted, stop):
+def test_a_restored_search_continues_exactly(uninterrupted, archives, stop):
     algorithm = fresh(6)
-    assert restore(json.loads(uninterrupted[stop - 1]), algorithm, "ckpt") == rows(stop)
+    assert resumed(json.loads(uninterrupted[stop - 1]), algorithm, archives[stop - 1]) == rows(stop)
     assert snapshots(algorithm) == uninterrupted[stop:]
 
 
-def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted):
-    short = fresh(3)
-    finished = snapshots(short)[-1]
-    assert finished == uninterrupted[2]
-    again = fresh(3)
-    restore(json.loads(finished), again, "ckpt")
-    assert not again.has_next()
-    longer = fresh(6)
-    restore(json.loads(finished), longer, "ckpt")
-    assert snapshots(longer) == uninterrupted[3:]
+@pytest.mark.parametrize("name", sorted(set(ALGORITHMS.names()) - {"nsga2"}))
+def test_every_algorithm_continues_exactly_after_a_restore(name):
+    evaluated = []
+    whole = snapshots(fresh(4, name=name), evaluated)
+    algorithm = fresh(4, name=name)
+    resumed(json.loads(whole[1]), algorithm, evaluated[1])
+    assert snapshots(algorithm) == whole[2:]
 
 
 def change(path, value):
@@ -112,10 +126,10 @@ DELETE = object()
         (change(["population", "F"], [["nan", 2.0]] * 6), "objectives have the wrong shape"),
         (change(["population", "F"], "F"), "a population column is not a list"),
         (change(["population", "rank"], [0] * 5), "differ in length"),
-        (change(["population", "rank"], [-1] * 6), "bad population ranks"),
+        (change(["population", "rank"], [-1] * 6), "bad rank values"),
         (change(["population", "crowding"], ["nan"] * 6), "bad crowding"),
         (change(["population", "crowding"], ["big"] * 6), "crowding holds something other than numbers"),
-        (change(["population", "n_gen"], [9] * 6), "bad population ranks or generations"),
+        (change(["population", "n_gen"], [9] * 6), "bad population generations"),
         (change(["rng"], {"bit_generator": "PCG64", "state": {"state": "1", "inc": 1}}), "bad random generator state"),
         (change(["rng"], None), "bad random generator state"),
         (change(["population"], DELETE), "bad population"),
@@ -157,7 +171,7 @@ def test_a_restored_constrained_search_continues_exactly(constrained, stop):
     [
         (change(["population", "G"], DELETE), "bad population"),
         (change(["population", "G"], [[0.5, 0.5]] * 6), "constraints have the wrong shape"),
-        (change(["population", "rank"], [0] * 6), "ranks do not match its constraints"),
+        (change(["population", "rank"], [0] * 6), "rank values do not match its constraints"),
     ],
 )
 def test_a_crafted_constrained_state_is_refused(constrained, edit, message):
@@ -165,3 +179,32 @@ def test_a_crafted_constrained_state_is_refused(constrained, edit, message):
     edit(state)
     with pytest.raises(RunDirError, match=message):
         restore(state, fresh(6, BOUND), "run/checkpoint.json")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (change(["survival"], {"ideal_point": [0.0, 0.0]}), "NSGA-III survival state needs"),
+        (change(["survival", "extreme_points"], [[1.0, 2.0]]), "extreme_points has the wrong shape"),
+        (change(["survival"], []), "bad survival state"),
+        (change(["population", "niche"], [99] * 6), "bad niche values"),
+    ],
+)
+def test_a_crafted_nsga3_state_is_refused_with_one_line(edit, message):
+    state = json.loads(snapshots(fresh(3, name="nsga3"))[1])
+    edit(state)
+    with pytest.raises(RunDirError) as caught:
+        restore(state, fresh(6, name="nsga3"), "ckpt")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_finished_search_is_finished_after_restore_and_extends_like_a_longer_one(uninterrupted, archives):
+    short = fresh(3)
+    finished = snapshots(short)[-1]
+    assert finished == uninterrupted[2]
+    again = fresh(3)
+    resumed(json.loads(finished), again, archives[2])
+    assert not again.has_next()
+    longer = fresh(6)
+    resumed(json.loads(finished), longer, archives[2])
+    assert snapshots(longer) == uninterrupted[3:]
