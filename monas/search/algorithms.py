@@ -113,7 +113,8 @@ class _NSGA3(SearchAlgorithm, NSGA3):
             if value is not None and value.shape != shape:
                 raise ValueError(f"NSGA-III {key} has the wrong shape")
             setattr(norm, key, value)
-        if np.any(self.pop.get("niche") >= len(self.ref_dirs)):
+        niche = np.array([n for n in self.pop.get("niche") if n is not None])  # None: outside the bounds, unranked
+        if np.any(niche >= len(self.ref_dirs)):
             raise ValueError("bad niche values (beyond the reference directions)")
         self.survival.opt = self.pop  # read only by pymoo's result(): not search state
 

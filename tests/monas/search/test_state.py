@@ -88,6 +88,15 @@ def test_every_algorithm_continues_exactly_after_a_restore(name):
     assert snapshots(algorithm) == whole[2:]
 
 
+@pytest.mark.parametrize("name", sorted(ALGORITHMS.names()))
+def test_every_algorithm_continues_exactly_after_a_restore_with_bounds(name):
+    evaluated = []
+    whole = snapshots(fresh(4, BOUND, name), evaluated)
+    algorithm = fresh(4, BOUND, name)
+    resumed(json.loads(whole[1]), algorithm, evaluated[1])
+    assert snapshots(algorithm) == whole[2:]
+
+
 def change(path, value):
     def apply(state):
         *parents, last = path
