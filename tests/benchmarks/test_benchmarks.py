@@ -218,3 +218,11 @@ def test_darts_mobile_macs_tiny():
     match = re.fullmatch(r"difference_min=(\d+\.\d+) difference_max=(\d+\.\d+) proxy_ratio_min=\d+\.\d+ proxy_ratio_max=\d+\.\d+",
                          lines[-1])
     assert match and match.group(1) == match.group(2)  # the genotype-independent difference of the README
+
+
+def test_nb201_full_space_scores_a_prefix_and_resumes_it(tmp_path):
+    data, save = shared_data("cifar10"), tmp_path / "all.json"
+    first = run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))
+    assert re.fullmatch(r"n=12 kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+", first[-1])
+    assert len(json.loads(save.read_text())["estimates"]["params"]) == 12
+    assert run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))[-1].split()[:3] == first[-1].split()[:3]
