@@ -3,11 +3,11 @@ monas's operators for nominal integer genes, and random search.
 
 A factory takes the search space, the population size (networks per generation) and
 the number of objectives, and returns a pymoo algorithm ready for ``setup``. Every
-algorithm judges duplicates by the network a genome builds and against the archive of
-networks evaluated in earlier generations (the problem's cache), and when its variation cannot breed
-enough new networks (the population's neighbourhood is all evaluated) the generation
-is topped up with new random genomes: each generation evaluates ``pop_size`` new
-networks while the space has them. Each says what of its state a
+algorithm judges duplicates by the network a genome builds, also against the networks
+evaluated in earlier generations (the problem's cache), and when its variation cannot
+breed enough new networks (the population's neighbourhood is all evaluated) the
+generation is topped up with new random genomes: each generation evaluates
+``pop_size`` new networks while the space has them. Each says what of its state a
 checkpoint must hold (``monas.search.state``): ``population_attributes``, the
 per-individual values its next generation reads (NSGA-II's tournament reads rank and
 crowding distance), and, through ``survival_state``/``restore_survival_state``, what
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from pymoo.algorithms.base.genetic import GeneticAlgorithm
-from pymoo.algorithms.moo.age2 import AGEMOEA2
 from pymoo.algorithms.moo.nsga2 import NSGA2, RankAndCrowding
 from pymoo.algorithms.moo.nsga3 import NSGA3
 from pymoo.algorithms.moo.sms import SMSEMOA
@@ -86,10 +85,6 @@ class _NSGA2(SearchAlgorithm, NSGA2):
     pass
 
 
-class _AGEMOEA2(SearchAlgorithm, AGEMOEA2):
-    pass
-
-
 class _SMSEMOA(SearchAlgorithm, SMSEMOA):
     population_attributes = ("rank",)
 
@@ -148,7 +143,7 @@ class _TopUp(InfillCriterion):
 
 class RandomSearch(SearchAlgorithm, GeneticAlgorithm):
     """Random search in pymoo's loop: every generation evaluates ``pop_size`` new
-    uniformly drawn genomes (duplicates of the population are redrawn); the population
+    uniformly drawn networks (one already evaluated is drawn again); the population
     keeps the best ``pop_size`` networks by NSGA-II's rank and crowding, which only
     reports the front and never steers the sampling."""
 
@@ -165,9 +160,11 @@ def nsga2(space: SearchSpace, pop_size: int, n_obj: int) -> NSGA2:
 
 
 @ALGORITHMS.register("age-moea2")
-def age_moea2(space: SearchSpace, pop_size: int, n_obj: int) -> AGEMOEA2:
+def age_moea2(space: SearchSpace, pop_size: int, n_obj: int) -> GeneticAlgorithm:
     """AGE-MOEA-II (Panichella, 2022): survival by the estimated geometry of the front."""
-    return _AGEMOEA2(pop_size=pop_size, **_operators(space))
+    from pymoo.algorithms.moo.age2 import AGEMOEA2  # imports numba (about 0.5 s): only when chosen
+
+    return type("_AGEMOEA2", (SearchAlgorithm, AGEMOEA2), {})(pop_size=pop_size, **_operators(space))
 
 
 @ALGORITHMS.register("sms-emoa")

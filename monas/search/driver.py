@@ -239,9 +239,25 @@ def _search(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, 
         claim.close(failed)
 
 
+def _recorded_settings(config: SearchConfig, setup: _Setup) -> dict:
+    """What config.json records of a new run: its settings and what they resolved to."""
+    estimator = setup.estimator
+    return {
+        "config": asdict(config),
+        "estimator_knobs": estimator.knobs(),
+        "scoring_images": {"n_train": estimator.n_train, "n_val": estimator.n_val},
+        "estimate": {"estimator": config.estimator, "error_in_percent": estimator.error_in_percent},
+        "input": asdict(setup.spec),
+        "device": str(setup.device),
+        "hypervolume_scale": dict(zip([o.name for o in setup.objectives], setup.scale)),
+        "versions": versions(),
+        "command": sys.argv,
+    }
+
+
 def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite: bool, log, progress: bool,
                     claim: RunClaim) -> SearchResult:
-    space, objectives, spec, device, scale = setup.space, setup.objectives, setup.spec, setup.device, setup.scale
+    space, objectives, scale = setup.space, setup.objectives, setup.scale
     names = [o.name for o in objectives]
     out = Path(config.out)
     record = RunRecord(out)
@@ -256,19 +272,7 @@ def _search_claimed(config: SearchConfig, setup: _Setup, resume: bool, overwrite
             record.write_config(recorded)
     else:
         claim.set_aside(RunRecord.check_new(out, overwrite))
-        record.write_config(
-            {
-                "config": asdict(config),
-                "estimator_knobs": setup.estimator.knobs(),
-                "scoring_images": {"n_train": setup.estimator.n_train, "n_val": setup.estimator.n_val},
-                "estimate": {"estimator": config.estimator, "error_in_percent": setup.estimator.error_in_percent},
-                "input": asdict(spec),
-                "device": str(device),
-                "hypervolume_scale": dict(zip(names, scale)),
-                "versions": versions(),
-                "command": sys.argv,
-            }
-        )
+        record.write_config(_recorded_settings(config, setup))
         algorithm, rows, evaluations = _new_algorithm(config, space, objectives), [], []
     labels = run_labels(record.read_config(), config.out)
     problem: ArchitectureProblem = algorithm.problem
