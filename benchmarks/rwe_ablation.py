@@ -1,15 +1,19 @@
 """Ablation of random-weight evaluation on NAS-Bench-201: what makes it rank networks.
 
 For a fixed random sample of NAS-Bench-201 cells (``--n-archs``, ``--seed``), each
-network *variant* (initialisation, batch-norm handling, proxy depth, init seed) is run
-once over ``max(N_TRAIN) + N_VAL`` CIFAR-10 training-split images, keeping the pooled
-feature maps at the end of every stage; linear heads are then fitted on several
+network *variant* (initialisation, batch-norm handling, proxy depth, init seed, width) is
+run once over ``max(N_TRAIN) + N_VAL`` CIFAR-10 training-split images (variants with
+batch-norm in eval mode: only the images their heads read), keeping the pooled feature
+maps at the end of every stage; linear heads are then fitted on several
 *feature sets*, training-set sizes and ridge strengths. Cheap signals (params, MACs,
 NASWOT, SynFlow) are recorded beside, for combinations analysed by
 ``benchmarks/rwe_ablation_report.py``. Everything measured per network goes to ``--save`` (the ground truth is not copied:
 the report looks it up in the table).
 
     python benchmarks/rwe_ablation.py --n-archs 300 --seed 1 --save rwe_ablation_seed1.json
+
+``--first N`` keeps only the first N networks of the sample (the recorded tuning sample is
+the first 90 of ``--n-archs 300 --seed 1``).
 
 The plain RWE of the paper is variant ``plain``, features ``final``, ridge. ``--sgd``
 adds SGD-trained softmax heads on per-stage features of 2,000 images, without and with
@@ -37,6 +41,7 @@ from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.estimators.heads import head_error, ridge_error, standardiser  # noqa: E402
 from monas.device import resolve_device  # noqa: E402
+from monas.io import atomic_write  # noqa: E402
 from search_spaces import SPACES  # noqa: E402
 from search_spaces.nb201 import InferCell  # noqa: E402
 
@@ -77,6 +82,17 @@ BATCH = 250
 # of 100, cosine learning rate from SGD_LR, weight decay SGD_WD; with augmentation each
 # epoch reads one of SGD_AUG_COPIES feature sets of randomly cropped and flipped images.
 SGD_EPOCHS, SGD_LR, SGD_WD, SGD_AUG_COPIES = 30, 0.1, 5e-4, 4
+
+
+def probe(name: str, arch: str, spec) -> nn.Module:
+    """The network variant ``name`` reads features from, freshly built with the variant's
+    seed (before ``initialise``): the cell ``arch`` in the benchmark's skeleton with the
+    variant's cells per stage and ``16 * width`` channels in the first stage, batch-norm in
+    train (batch statistics) or eval mode, no gradients."""
+    cells, _, bn, seed, width = VARIANTS[name]
+    space = SPACES.create("nb201", cells_per_stage=cells, channels=16 * width)
+    torch.manual_seed(seed)
+    return space.build(arch, spec).train(bn == "batch").requires_grad_(False)
 
 
 def initialise(net: nn.Module, how: str, images: torch.Tensor) -> None:
@@ -189,11 +205,15 @@ def main() -> None:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--sgd", action="store_true", help="also SGD heads, with and without augmentation, on per-stage "
                    "features of 2,000 images (augmented: SGD_AUG_COPIES extra forward passes of them)")
+    p.add_argument("--first", type=int, help="only the first N networks of the sample")
     p.add_argument("--save", required=True)
     args = p.parse_args()
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     device = resolve_device(args.device)
     table = load_table(args.table)
-    archs = sample_archs(args.n_archs, args.seed, table)
+    archs = sample_archs(args.n_archs, args.seed, table)[: args.first]
     images = load_dataset("cifar10", args.data_dir)
     spec = images.spec
     data = scoring_data(images, max(N_TRAIN), N_VAL, seed=args.seed).to(device)
@@ -201,35 +221,38 @@ def main() -> None:
     naswot = ESTIMATORS.create("naswot", seed=args.seed)
     synflow = ESTIMATORS.create("synflow", seed=args.seed)
     naswot_data = scoring_data(images, naswot.n_train, naswot.n_val, seed=args.seed).to(device)
-    spaces = {(c, w): SPACES.create("nb201", cells_per_stage=c, channels=16 * w) for c, _, _, _, w in VARIANTS.values()}
+    full_space = SPACES.create("nb201")
     variants = args.variants.split(",")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     rows, start_all = [], time.perf_counter()
     for k, arch in enumerate(archs):
-        full = spaces[5, 1].build(arch, spec)
-        macs, params = count_complexity(full, spec)
+        macs, params = count_complexity(full_space.build(arch, spec), spec)
         row = {"arch": arch, "macs": macs, "params": params, "errors": {}, "seconds": {}}
-        build = lambda: spaces[5, 1].build(arch, spec)  # noqa: E731
+        build = lambda: full_space.build(arch, spec)  # noqa: E731
         row["naswot"] = naswot.estimate(arch, build, naswot_data, device)
         row["synflow"] = synflow.estimate(arch, build, naswot_data, device)
         for name in variants:
-            cells, init, bn, seed, width = VARIANTS[name]
-            torch.manual_seed(seed)
-            net = spaces[cells, width].build(arch, spec).to(device).train(bn == "batch").requires_grad_(False)
+            _, init, bn, seed, _ = VARIANTS[name]
+            net = probe(name, arch, spec).to(device)
+            grid = [(f, n, a) for f in FEATURES for n in N_TRAIN for a in ALPHAS] if name == "plain" else [
+                (f, 2000, 1e-3) for f in FEATURES
+            ]
+            # In eval mode features are per image: only the images a head reads are passed.
+            # In batch mode they depend on the batch, so every variant sees the same batches.
+            read = torch.arange(len(data.train_x), device=device)
+            if bn == "eval":
+                read = torch.cat([subsets[n] for _, n, _ in grid]).unique()
             sync()
             t0 = time.perf_counter()
             initialise(net, init, data.train_x)
             net = net.to(memory_format=torch.channels_last)
-            train_f = pooled_features(net, data.train_x)
+            train_f = pooled_features(net, data.train_x[read])
             val_f = pooled_features(net, data.val_x)
             sync()
             row["seconds"][name] = time.perf_counter() - t0
-            grid = [(f, n, a) for f in FEATURES for n in N_TRAIN for a in ALPHAS] if name == "plain" else [
-                (f, 2000, 1e-3) for f in FEATURES
-            ]
             for fset, n, alpha in grid:
-                tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[subsets[n]]
+                tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[torch.searchsorted(read, subsets[n])]
                 va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
                 if not (torch.isfinite(tr).all() and torch.isfinite(va).all()):
                     error = 100.0
@@ -238,7 +261,7 @@ def main() -> None:
                 row["errors"][f"{name}|{fset}|ridge|{n}|{alpha:g}"] = error
             if args.sgd:
                 fset, subset = FEATURES["stages"], subsets[2000]
-                tr = torch.cat([train_f[key] for key in fset], 1)[subset]
+                tr = torch.cat([train_f[key] for key in fset], 1)[torch.searchsorted(read, subset)]
                 va = torch.cat([val_f[key] for key in fset], 1)
                 row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
                 sync()
@@ -250,7 +273,7 @@ def main() -> None:
                     [torch.cat([c[key] for key in fset], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
             if name == "plain":
                 for fset in ("final", "stages"):
-                    tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[subsets[2000]]
+                    tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[torch.searchsorted(read, subsets[2000])]
                     va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
                     row["errors"][f"plain|{fset}|logistic|2000|0.001"] = head_error(
                         "logistic", tr, data.train_y[subsets[2000]], va, data.val_y, 1e-3
@@ -258,7 +281,7 @@ def main() -> None:
         rows.append(row)
         if (k + 1) % 10 == 0 or k + 1 == len(archs):  # partial results survive a time limit
             print(f"{k + 1}/{len(archs)} networks, {time.perf_counter() - start_all:.0f}s", file=sys.stderr, flush=True)
-            Path(args.save).write_text(json.dumps({"seed": args.seed, "device": str(device), "n_val": N_VAL, "rows": rows}))
+            atomic_write(Path(args.save), json.dumps({"seed": args.seed, "device": str(device), "n_val": N_VAL, "rows": rows}))
     print(f"saved {len(rows)} networks to {args.save} in {time.perf_counter() - start_all:.0f}s on {device}")
 
 

@@ -1,7 +1,11 @@
-"""The SGD heads of the RWE ablation learn what is learnable and nothing else."""
+"""The SGD heads of the RWE ablation learn what is learnable and nothing else; a widened
+probe is the same cell with more channels."""
 import torch
+from torch import nn
 
-from benchmarks.rwe_ablation import augmented, sgd_error
+from benchmarks.rwe_ablation import FEATURES, augmented, pooled_features, probe, sgd_error
+from monas.data import load_dataset
+from monas.estimators.heads import ridge_error
 
 
 def blobs(n, seed, classes=4, dim=16):
@@ -29,3 +33,22 @@ def test_augmentation_is_seeded_and_keeps_the_shape():
     images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     a, b, c = augmented(images, 0), augmented(images, 0), augmented(images, 1)
     assert a.shape == images.shape and torch.equal(a, b) and not torch.equal(a, c)
+
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def test_a_widened_probe_has_twice_the_channels_and_scores_run():
+    spec = load_dataset("digits", None).spec
+    narrow, wide = probe("bn=eval", ARCH, spec), probe("bn=eval+width=2", ARCH, spec)
+    pairs = list(zip((m for m in narrow.modules() if isinstance(m, nn.Conv2d)), (m for m in wide.modules() if isinstance(m, nn.Conv2d))))
+    assert pairs and all(w.out_channels == 2 * n.out_channels for n, w in pairs)
+    assert not wide.training and not any(p.requires_grad for p in wide.parameters())
+    images = torch.randn(60, spec.channels, spec.resolution, spec.resolution, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(60) % 3
+    features = {name: pooled_features(net, images) for name, net in (("narrow", narrow), ("wide", wide))}
+    for key in FEATURES["stages"]:
+        assert features["wide"][key].shape[1] == 2 * features["narrow"][key].shape[1]
+    stages = torch.cat([features["wide"][key] for key in FEATURES["stages"]], 1)
+    error = ridge_error(stages[:40], labels[:40], stages[40:], labels[40:], 1e-3)
+    assert 0 <= error <= 100 and torch.isfinite(stages).all()
