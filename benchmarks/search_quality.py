@@ -31,6 +31,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from scipy.stats import mannwhitneyu
@@ -79,13 +80,13 @@ def ops_of(arch: str) -> list[str]:
 
 
 class Scorer:
-    """Memoised estimates of one estimator (seed 0) for NB201 networks, optionally
-    preloaded from an ``estimator_correlation.py --save`` file."""
+    """Memoised estimates of one estimator (seed 0) for the networks of ``space`` (on
+    CIFAR-10 images), optionally preloaded from an ``estimator_correlation.py --save`` file."""
 
-    def __init__(self, name: str, options: dict, data_dir: str, device: str, seed: int = 0) -> None:
-        self.name, self.options, self.seed = name, options, seed
+    def __init__(self, name: str, options: dict, data_dir: str, device: str, seed: int = 0, space: str = "nb201") -> None:
+        self.name, self.options, self.seed, self.space_name = name, options, seed, space
         self.estimator = ESTIMATORS.create(name, seed=seed, **options)
-        self.space = SPACES.create("nb201")
+        self.space = SPACES.create(space)
         images = load_dataset("cifar10", data_dir)
         self.spec = images.spec
         self.device = resolve_device(device)
@@ -113,8 +114,8 @@ class Scorer:
         doc = json.loads(Path(path).read_text())
         values = doc.get("estimates", {}).get(self.name)
         recorded_options = doc.get("estimator_options", {}).get(self.name, {})
-        if doc.get("space") != "nb201" or doc.get("estimator_seed") != self.seed or values is None:
-            raise SystemExit(f"{path} holds no nb201 estimates of {self.name} with estimator seed {self.seed}")
+        if doc.get("space") != self.space_name or doc.get("estimator_seed") != self.seed or values is None:
+            raise SystemExit(f"{path} holds no {self.space_name} estimates of {self.name} with estimator seed {self.seed}")
         if recorded_options != self.options:
             raise SystemExit(f"{path} was made with {self.name} options {recorded_options}, not {self.options}")
         archs = doc["archs"][: len(values)]
@@ -126,8 +127,9 @@ class Scorer:
         return len(archs)
 
 
-def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: dict[str, float], budget: int, seed: int) -> list[str]:
-    """The first ``budget`` distinct networks ``algorithm`` evaluates, in order."""
+def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: Mapping[str, float], budget: int, seed: int) -> list[str]:
+    """The first ``budget`` distinct networks ``algorithm`` evaluates, in order (error by
+    ``scorer``, MACs looked up in ``macs``)."""
     space = scorer.space
     problem = ArchitectureProblem(space, parse_objectives("error,macs"))
     evaluated: list[str] = []

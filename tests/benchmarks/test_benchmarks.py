@@ -226,3 +226,22 @@ def test_nb201_full_space_scores_a_prefix_and_resumes_it(tmp_path):
     assert re.fullmatch(r"n=12 kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+", first[-1])
     assert len(json.loads(save.read_text())["estimates"]["params"]) == 12
     assert run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))[-1].split()[:3] == first[-1].split()[:3]
+
+
+def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
+    data, save = shared_data("cifar10"), tmp_path / "darts_search.json"
+    args = ("--budgets", "4,8", "--pop-size", "4", "--estimator", "params", "--data-dir", str(data), "--save", str(save))
+    lines = run("darts_search.py", "--seeds", "0", *args)
+    runs = json.loads(save.read_text())["runs"]
+    assert sorted(runs) == ["nsga2/0", "random/0"] and all(len(r) == 8 for r in runs.values())
+    assert all(macs > 0 for r in runs.values() for _, _, macs in r)
+    assert len({arch for arch, _, _ in runs["nsga2/0"]}) == 8  # distinct networks
+    for line, budget in zip(lines[-2:], (4, 8)):
+        assert re.fullmatch(rf"budget={budget} nsga2={NUMBER} random={NUMBER} p={NUMBER}", line), line
+    run("darts_search.py", "--seeds", "0,1", *args)  # seed 0 is kept, seed 1 added
+    again = json.loads(save.read_text())["runs"]
+    assert again["nsga2/0"] == runs["nsga2/0"] and sorted(again) == ["nsga2/0", "nsga2/1", "random/0", "random/1"]
+    assert any(line.startswith("| 8 | ") and "(n=2)" in line for line in run("darts_search.py", "--report", str(save)))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
+                           *args[4:]], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "was made with" in proc.stderr and json.loads(save.read_text())["runs"] == again
