@@ -219,11 +219,15 @@ def main() -> None:
                     results[b][method][key].append(value)
         print(f"seed {seed} done; {scorer.computed} networks estimated here in {scorer.seconds:.0f}s", file=sys.stderr)
 
-    report(results, budgets, args)
+    # With every network's estimate at hand, the best any search with this estimator can
+    # return: the estimated front of the whole space.
+    ceiling = {**judge.score(list(truth), scorer), "networks": len(truth)} if set(truth) <= set(scorer.cache) else None
+    report(results, budgets, args, ceiling)
 
 
-def report(results: dict, budgets: list[int], args) -> None:
-    """The tables (mean +- std over seeds) and the result lines."""
+def report(results: dict, budgets: list[int], args, ceiling: dict | None) -> None:
+    """The tables (mean +- std over seeds), the estimator's ceiling when known, and the
+    result lines."""
     name, algo = args.estimator, args.algorithm
     labels = {"search": f"{algo} + {name}", "random": f"random + {name}", "oracle": f"{algo} + true accuracy",
               "random_oracle": "random + true accuracy"}
@@ -241,6 +245,9 @@ def report(results: dict, budgets: list[int], args) -> None:
         r = results[b]
         print(f"budget {b}: with {name} p={one_sided_p(r['search']['hv'], r['random']['hv']):.2g}, "
               f"with the true accuracy p={one_sided_p(r['oracle']['hv'], r['random_oracle']['hv']):.2g}")
+    if ceiling:
+        print(f"\nceiling: the front of all {ceiling['networks']} networks by {name}: hv={ceiling['hv']:.4f} "
+              f"igd_plus={ceiling['igd_plus']:.4f} share={ceiling['share']:.4f}")
     print()
     for b in budgets:
         r = {m: results[b][m] for m in METHODS}

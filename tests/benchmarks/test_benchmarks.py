@@ -245,3 +245,18 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
                            *args[4:]], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "was made with" in proc.stderr and json.loads(save.read_text())["runs"] == again
+
+
+def test_search_quality_reports_the_estimators_ceiling_when_every_network_is_estimated(tmp_path):
+    data, table_path = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    archs = load_table(str(table_path)).archs()
+    table = load_table(str(table_path))
+    save = tmp_path / "table.json"
+    save.write_text(json.dumps({"space": "nb201", "estimator_seed": 0, "archs": archs,
+                                "estimator_options": {"table": {"path": str(table_path)}},
+                                "estimates": {"table": [100.0 - table.value(a, "cifar10_test_acc_200ep") for a in archs]}}))
+    lines = run("search_quality.py", "--budgets", "20", "--seeds", "1", "--estimator", "table", "-E", f"path={table_path}",
+                "--data-dir", str(data), "--table", str(table_path), "--estimates", str(save))
+    # The truth's own front is the true front.
+    assert f"ceiling: the front of all {len(archs)} networks by table: hv=1.0000 igd_plus=0.0000 share=1.0000" in lines
+    assert lines[-1].startswith("budget=20 ")
