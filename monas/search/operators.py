@@ -4,8 +4,10 @@ Crossover is pymoo's uniform crossover: it only swaps values between parents at 
 same position, so every child gene is a value one parent had there (no "op 3 lies
 between ops 2 and 4" arithmetic, and positional input bounds hold). pymoo's integer
 mutation (polynomial + rounding) is ordinal and its ``ChoiceRandomMutation`` needs
-mixed-variable dicts, so random-reset mutation for integer vectors is written here,
-as is point mutation (exactly one gene changed: a child one edit away from its parent).
+mixed-variable dicts, so point mutation for integer vectors is written here (exactly
+one gene redrawn among its other values: a child one edit away from its parent; it
+replaced random-reset mutation of each gene with probability 1/n, see "Search
+quality" in docs/benchmarks.md).
 Duplicates are judged by the network a genome builds, and optionally also against an
 archive of every network evaluated so far, so each generation evaluates new networks.
 """
@@ -19,19 +21,7 @@ from pymoo.core.mutation import Mutation
 from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.sampling.rnd import IntegerRandomSampling
 
-__all__ = ["CanonicalDuplicateElimination", "IntegerRandomSampling", "PointMutation", "RandomResetMutation", "UniformCrossover"]
-
-
-class RandomResetMutation(Mutation):
-    """Each gene, with probability ``prob_var`` (default 1/n_var), is redrawn uniformly
-    from the *other* values its bounds allow."""
-
-    def _do(self, problem, X, random_state=None, **kwargs):
-        X = np.asarray(X).astype(np.int64)
-        lower, upper = (np.asarray(b, dtype=np.int64) for b in problem.bounds())
-        prob_var = self.get_prob_var(problem, size=len(X))
-        mutate = random_state.random(X.shape) < np.reshape(prob_var, (-1, 1))
-        return _redraw(X, mutate & (upper > lower), lower, upper, random_state)
+__all__ = ["CanonicalDuplicateElimination", "IntegerRandomSampling", "PointMutation", "UniformCrossover"]
 
 
 class PointMutation(Mutation):
