@@ -149,7 +149,8 @@ def main() -> None:
     p.add_argument("--save", help="keep every estimate in this JSON file and resume from it")
     p.add_argument("--merge", action="append", default=[], help="another --save file of the same networks (or of a longer sample that starts "
                    "with them) to report too")
-    p.add_argument("--agreement", help="a --save file of the same networks scored with another --estimator-seed: print "
+    p.add_argument("--agreement", help="a --save file of the same networks (or of a longer sample that starts with them) "
+                   "scored with another --estimator-seed: print "
                    "each estimator's Spearman rho between the two (does the ranking hinge on the images and weights?)")
     args = p.parse_args()
     if args.first is not None and args.first < 1:
@@ -203,11 +204,11 @@ def main() -> None:
         print(f"| {name} | {tau:.3f} | {rho:.3f} | {within:.3f} | {seconds:.3f} | {published} |")
     if args.agreement:
         other = json.loads(Path(args.agreement).read_text())
-        if other["archs"] != archs:
+        if other["archs"][: len(archs)] != archs:
             raise SystemExit(f"{args.agreement} scored other networks")
         for name, (estimates, _) in scored.items():
-            if len(other["estimates"].get(name, [])) == len(archs):
-                rho = spearmanr(estimates, other["estimates"][name])[0]
+            if len(other["estimates"].get(name, [])) >= len(archs):
+                rho = spearmanr(estimates, other["estimates"][name][: len(archs)])[0]
                 print(f"agreement {name}: Spearman {rho:.4f} between estimator seeds {estimator_seed} and {other['estimator_seed']}")
     for name, tau, rho, within, seconds in results:
         print(f"estimator={name} kendall={tau:.4f} spearman={rho:.4f} kendall_within_macs={within:.4f} sec_per_arch={seconds:.4f}")

@@ -85,6 +85,9 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
                 str(tmp_path / "r.json"), *common)
     assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in again  # a count ignores the seed
     assert any(line.startswith("agreement synflow: Spearman") for line in again)
+    prefix = run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--first", "6", "--estimator-seed", "1",
+                 "--agreement", str(tmp_path / "r.json"), *common)  # the first 6 of a 12-network save file
+    assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in prefix
 
 
 def test_rwe_ablation_report_on_recorded_results():
