@@ -67,12 +67,9 @@ class CanonicalDuplicateElimination(DuplicateElimination):
 
     def _do(self, pop, other, is_duplicate):
         seen = set() if other is None else {self.key(ind.X) for ind in other}
-        if other is None and self.archive is not None:
-            archived = self.archive()
-            seen |= {k for k in map(self.key, pop.get("X")) if k in archived}
-        for i, ind in enumerate(pop):
-            k = self.key(ind.X)
-            if k in seen:
+        archived = self.archive() if other is None and self.archive is not None else ()
+        for i, k in enumerate(map(self.key, pop.get("X"))):  # each network's key computed once
+            if k in seen or k in archived:
                 is_duplicate[i] = True
             else:
                 seen.add(k)
