@@ -241,6 +241,8 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     assert len({arch for arch, _, _ in runs["nsga2/0"]}) == 8  # distinct networks
     for line, budget in zip(lines[-2:], (4, 8)):
         assert re.fullmatch(rf"budget={budget} nsga2={NUMBER} random={NUMBER} p={NUMBER}", line), line
+    for method in ("nsga2", "random"):  # each method's evaluated networks described: share, median, distinct (<= 8)
+        assert any(re.fullmatch(rf"\| {method} \| {NUMBER} \| -?\d+\.\d+ \| [1-8] \|", line) for line in lines), lines
     run("darts_search.py", "--seeds", "0,1", *args)  # seed 0 is kept, seed 1 added
     again = json.loads(save.read_text())["runs"]
     assert again["nsga2/0"] == runs["nsga2/0"] and sorted(again) == ["nsga2/0", "nsga2/1", "random/0", "random/1"]
