@@ -14,9 +14,13 @@ per budget asks whether the search's hypervolumes exceed random search's.
     OMP_NUM_THREADS=1 python benchmarks/darts_search.py --seeds 3,4 --save darts_search_b.json
     python benchmarks/darts_search.py --report darts_search_a.json darts_search_b.json
 
-``--save`` records every run's evaluated networks in order (arch, estimated error,
-MACs) after each run; run again with the same file, it skips the runs it holds. Ends
-with one line per budget: ``budget=<n> <algorithm>=<hv> random=<hv> p=<p>``.
+``--crossover P`` runs the search with pymoo's uniform crossover at probability P
+before the point mutation (the default, 0, is monas's default search); its runs are
+kept under their own name (``nsga2+ux0.9``), so several variants can share one save
+file and its random runs. ``--save`` records every run's evaluated networks in order
+(arch, estimated error, MACs) after each run; run again with the same file, it skips
+the runs it holds. Ends with one line per budget and search variant:
+``budget=<n> <variant>=<hv> random=<hv> p=<p>``.
 """
 from __future__ import annotations
 
@@ -67,15 +71,21 @@ def run(args) -> None:
     scorer = Scorer(args.estimator, {}, args.data_dir, args.device, space="darts")
     macs = MacsCounter(scorer)
     for seed in args.seeds:
-        for algorithm in (args.algorithm, "random"):
-            key = f"{algorithm}/{seed}"
+        for algorithm, options in ((args.algorithm, {"crossover": args.crossover}), ("random", {})):
+            key = f"{variant_name(algorithm, **options)}/{seed}"
             if key in doc["runs"]:
                 continue
             start = time.perf_counter()
-            order = search_order(algorithm, args.pop_size, scorer, macs, max(args.budgets), seed)
+            order = search_order(algorithm, args.pop_size, scorer, macs, max(args.budgets), seed, **options)
             doc["runs"][key] = [[a, scorer(a), macs[a]] for a in order]
             atomic_write(path, json.dumps(doc))
             print(f"{key}: {len(order)} networks in {time.perf_counter() - start:.0f}s", file=sys.stderr, flush=True)
+
+
+def variant_name(algorithm: str, crossover: float = 0.0) -> str:
+    """The name a search variant's runs are kept under: the algorithm's, with ``+ux<P>``
+    when it crosses over."""
+    return f"{algorithm}+ux{crossover:g}" if crossover else algorithm
 
 
 def settings_of(args) -> dict:
@@ -90,22 +100,24 @@ def report(paths: list[str]) -> None:
         raise SystemExit("the save files were made with different settings")
     runs = {k: np.array([[e, m] for _, e, m in v]) for d in docs for k, v in d["runs"].items()}
     reference = ReferenceFront(np.concatenate(list(runs.values())))
-    algorithm, budgets = settings["algorithm"], settings["budgets"]
+    budgets = settings["budgets"]
     seeds = sorted({int(k.split("/")[1]) for k in runs})
+    variants = sorted({k.split("/")[0] for k in runs} - {"random"})
     print(f"DARTS space, estimated error ({settings['estimator']}) vs MACs, seeds {seeds}, population "
           f"{settings['pop_size']}; hypervolume of the estimated front (ideal-nadir scale of all runs, reference 1.1)\n")
-    print(f"| budget | {algorithm} | random | one-sided Mann-Whitney p |\n|---|---|---|---|")
+    print("| budget | method | hypervolume | one-sided Mann-Whitney p against random |\n|---|---|---|---|")
     lines = []
     for b in budgets:
-        hv = {m: [front_hv(reference, runs[f"{m}/{s}"][:b]) for s in seeds if f"{m}/{s}" in runs] for m in (algorithm, "random")}
-        p = one_sided_p(hv[algorithm], hv["random"])
-        cells = [f"{np.mean(hv[m]):.4f} +- {np.std(hv[m]):.4f} (n={len(hv[m])})" for m in (algorithm, "random")]
-        print(f"| {b} | " + " | ".join(cells) + f" | {p:.3g} |")
-        lines.append(f"budget={b} {algorithm}={np.mean(hv[algorithm]):.4f} random={np.mean(hv['random']):.4f} p={p:.3g}")
+        hv = {m: [front_hv(reference, runs[f"{m}/{s}"][:b]) for s in seeds if f"{m}/{s}" in runs] for m in variants + ["random"]}
+        print(f"| {b} | random | {np.mean(hv['random']):.4f} +- {np.std(hv['random']):.4f} (n={len(hv['random'])}) | |")
+        for m in variants:
+            p = one_sided_p(hv[m], hv["random"])
+            print(f"| {b} | {m} | {np.mean(hv[m]):.4f} +- {np.std(hv[m]):.4f} (n={len(hv[m])}) | {p:.3g} |")
+            lines.append(f"budget={b} {m}={np.mean(hv[m]):.4f} random={np.mean(hv['random']):.4f} p={p:.3g}")
     print(f"\nthe networks each method evaluated (all seeds, {budgets[-1]} each): how many the estimator rates near its best, "
           f"and how many distinct estimates its {TOP} best-rated have (few: the estimate saturates there)\n")
     print(f"| method | share below {NEAR_BEST} | median estimate | distinct among the {TOP} best |\n|---|---|---|---|")
-    for m in (algorithm, "random"):
+    for m in variants + ["random"]:
         E = np.concatenate([runs[f"{m}/{s}"][: budgets[-1], 0] for s in seeds if f"{m}/{s}" in runs])
         print(f"| {m} | {np.mean(E < NEAR_BEST):.3f} | {np.median(E):.3f} | {len(np.unique(np.sort(E)[:TOP]))} |")
     print("\n" + "\n".join(lines))
@@ -122,6 +134,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--budgets", default="100,200")
     p.add_argument("--algorithm", default=SearchConfig.algorithm, help=f"known: {', '.join(ALGORITHMS.names())}")
+    p.add_argument("--crossover", type=float, default=0.0, help="uniform crossover probability of the search (default 0)")
     p.add_argument("--pop-size", type=int, default=SearchConfig.pop_size)
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
@@ -135,6 +148,8 @@ def main() -> None:
         p.error("--save FILE is needed to run (or --report FILE ...)")
     if args.algorithm not in ALGORITHMS or args.algorithm == "random":
         p.error(f"--algorithm must be a search other than random (known: {', '.join(ALGORITHMS.names())})")
+    if not 0.0 <= args.crossover <= 1.0:
+        p.error(f"--crossover must be a probability in [0, 1], got {args.crossover}")
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.budgets = sorted(int(b) for b in args.budgets.split(","))
     run(args)

@@ -127,9 +127,10 @@ class Scorer:
         return len(archs)
 
 
-def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: Mapping[str, float], budget: int, seed: int) -> list[str]:
-    """The first ``budget`` distinct networks ``algorithm`` evaluates, in order (error by
-    ``scorer``, MACs looked up in ``macs``)."""
+def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: Mapping[str, float], budget: int, seed: int,
+                 **options) -> list[str]:
+    """The first ``budget`` distinct networks ``algorithm`` (created with ``options``)
+    evaluates, in order (error by ``scorer``, MACs looked up in ``macs``)."""
     space = scorer.space
     problem = ArchitectureProblem(space, parse_objectives("error,macs"))
     evaluated: list[str] = []
@@ -139,7 +140,7 @@ def search_order(algorithm: str, pop_size: int, scorer: Scorer, macs: Mapping[st
         return Evaluation(arch, [int(g) for g in genome], {"error": scorer(arch), "macs": macs[arch], "params": 0.0}, 0.0, generation)
 
     problem.attach(SerialRunner(evaluate), lambda e: evaluated.append(e.arch), {})
-    search = ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=2)
+    search = ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=2, **options)
     search.setup(problem, termination=("n_eval", 10**9), seed=seed)
     while len(evaluated) < budget and search.has_next():
         problem.generation += 1

@@ -69,13 +69,15 @@ class _EarlierGenerations:
         return evaluation is not None and evaluation.generation < self.generation
 
 
-def _operators(space: SearchSpace) -> dict:
+def _operators(space: SearchSpace, crossover: float = 0.0) -> dict:
     """Sampling, variation and duplicate handling for ``space``'s nominal integer genes:
-    every child is its parent with one gene changed (crossover off; measured on
-    NAS-Bench-201 in docs/benchmarks.md, "Search quality (issue 15)")."""
+    uniform crossover of two parents with probability ``crossover`` (default off), then
+    one gene changed per child (measured in docs/benchmarks.md, "Search quality")."""
+    if not 0.0 <= crossover <= 1.0:
+        raise ValueError(f"crossover must be a probability in [0, 1], got {crossover}")
     return {
         "sampling": IntegerRandomSampling(),
-        "crossover": UniformCrossover(prob=0.0),
+        "crossover": UniformCrossover(prob=crossover),
         "mutation": PointMutation(),
         "eliminate_duplicates": CanonicalDuplicateElimination(space.canonical),
     }
@@ -154,34 +156,34 @@ class RandomSearch(SearchAlgorithm, GeneticAlgorithm):
 
 
 @ALGORITHMS.register("nsga2")
-def nsga2(space: SearchSpace, pop_size: int, n_obj: int) -> NSGA2:
+def nsga2(space: SearchSpace, pop_size: int, n_obj: int, crossover: float = 0.0) -> NSGA2:
     """NSGA-II (Deb et al., 2002): non-dominated sorting and crowding distance."""
-    return _NSGA2(pop_size=pop_size, **_operators(space))
+    return _NSGA2(pop_size=pop_size, **_operators(space, crossover))
 
 
 @ALGORITHMS.register("age-moea2")
-def age_moea2(space: SearchSpace, pop_size: int, n_obj: int) -> GeneticAlgorithm:
+def age_moea2(space: SearchSpace, pop_size: int, n_obj: int, crossover: float = 0.0) -> GeneticAlgorithm:
     """AGE-MOEA-II (Panichella, 2022): survival by the estimated geometry of the front."""
     from pymoo.algorithms.moo.age2 import AGEMOEA2  # imports numba (about 0.5 s): only when chosen
 
-    return type("_AGEMOEA2", (SearchAlgorithm, AGEMOEA2), {})(pop_size=pop_size, **_operators(space))
+    return type("_AGEMOEA2", (SearchAlgorithm, AGEMOEA2), {})(pop_size=pop_size, **_operators(space, crossover))
 
 
 @ALGORITHMS.register("sms-emoa")
-def sms_emoa(space: SearchSpace, pop_size: int, n_obj: int) -> SMSEMOA:
+def sms_emoa(space: SearchSpace, pop_size: int, n_obj: int, crossover: float = 0.0) -> SMSEMOA:
     """SMS-EMOA (Beume et al., 2007): the last front is cut by least hypervolume contribution."""
-    return _SMSEMOA(pop_size=pop_size, **_operators(space))
+    return _SMSEMOA(pop_size=pop_size, **_operators(space, crossover))
 
 
 @ALGORITHMS.register("nsga3")
-def nsga3(space: SearchSpace, pop_size: int, n_obj: int) -> NSGA3:
+def nsga3(space: SearchSpace, pop_size: int, n_obj: int, crossover: float = 0.0) -> NSGA3:
     """NSGA-III (Deb & Jain, 2014): niching on Das-Dennis reference directions, as many
     as fit in the population; meant for three objectives and more."""
     partitions = 1
     while _das_dennis_size(n_obj, partitions + 1) <= pop_size:
         partitions += 1
     ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=partitions)
-    return _NSGA3(ref_dirs=ref_dirs, pop_size=pop_size, **_operators(space))
+    return _NSGA3(ref_dirs=ref_dirs, pop_size=pop_size, **_operators(space, crossover))
 
 
 @ALGORITHMS.register("random")

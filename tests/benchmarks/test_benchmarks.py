@@ -247,6 +247,11 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     again = json.loads(save.read_text())["runs"]
     assert again["nsga2/0"] == runs["nsga2/0"] and sorted(again) == ["nsga2/0", "nsga2/1", "random/0", "random/1"]
     assert any(line.startswith("| 8 | ") and "(n=2)" in line for line in run("darts_search.py", "--report", str(save)))
+    crossed = run("darts_search.py", "--seeds", "0", "--crossover", "0.9", *args)  # a variant beside the same random runs
+    again = json.loads(save.read_text())["runs"]
+    assert sorted(again) == ["nsga2+ux0.9/0", "nsga2/0", "nsga2/1", "random/0", "random/1"]
+    assert re.fullmatch(rf"budget=8 nsga2={NUMBER} random={NUMBER} p={NUMBER}", crossed[-2]), crossed
+    assert re.fullmatch(rf"budget=8 nsga2\+ux0.9={NUMBER} random={NUMBER} p={NUMBER}", crossed[-1]), crossed
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
                            *args[4:]], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "was made with" in proc.stderr and json.loads(save.read_text())["runs"] == again

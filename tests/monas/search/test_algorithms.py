@@ -61,3 +61,27 @@ def test_a_barren_generation_is_topped_up_with_new_random_networks():
         problem, pop, 5, random_state=np.random.default_rng(1))
     keys = [SPACE.canonical(x) for x in off.get("X")]
     assert len(keys) == len(set(keys)) == 5 and not set(keys) & archive
+
+
+CROSSING = [n for n in ALGORITHMS.names() if n != "random"]
+
+
+@pytest.mark.parametrize("name", CROSSING)
+def test_crossover_swaps_genes_between_two_parents(name):
+    algorithm = ALGORITHMS.create(name, space=SPACE, pop_size=8, n_obj=2, crossover=1.0)
+    X = np.random.default_rng(0).integers(0, 5, size=(8, 6))
+    problem = ArchitectureProblem(SPACE, parse_objectives("error,macs"))
+    off = algorithm.mating.crossover.do(problem, Population.new(X=X), parents=np.arange(8).reshape(4, 2),
+                                        random_state=np.random.default_rng(0))
+    children, pairs = off.get("X").reshape(2, 4, 6), X.reshape(4, 2, 6)  # pymoo: first children, then second ones
+    for child in children:
+        assert np.all((child == pairs[:, 0]) | (child == pairs[:, 1]))  # every gene one parent's at its position
+    assert not np.array_equal(children[0], pairs[:, 0])  # some genes did cross
+    assert ALGORITHMS.create(name, space=SPACE, pop_size=8, n_obj=2).mating.crossover.prob.value == 0.0  # off by default
+
+
+@pytest.mark.parametrize("name", CROSSING)
+@pytest.mark.parametrize("probability", [-0.1, 1.5])
+def test_a_crossover_that_is_no_probability_is_rejected(name, probability):
+    with pytest.raises(ValueError, match="crossover must be a probability"):
+        ALGORITHMS.create(name, space=SPACE, pop_size=8, n_obj=2, crossover=probability)
