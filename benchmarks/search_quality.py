@@ -190,6 +190,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--algorithm", default=SearchConfig.algorithm, help=f"known: {', '.join(ALGORITHMS.names())}")
     p.add_argument("--pop-size", type=int, default=SearchConfig.pop_size)
+    p.add_argument("--crossover", type=float, default=0.0,
+                   help="uniform crossover probability of the search and oracle runs (default 0, monas's default)")
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--estimates", help="an estimator_correlation.py --save file holding this estimator's estimates")
@@ -200,6 +202,8 @@ def main() -> None:
     budgets = sorted(int(b) for b in args.budgets.split(","))
     if args.algorithm not in ALGORITHMS:
         p.error(f"unknown algorithm {args.algorithm!r} (known: {', '.join(ALGORITHMS.names())})")
+    if not 0.0 <= args.crossover <= 1.0 or (args.crossover and args.algorithm == "random"):
+        p.error(f"--crossover must be a probability in [0, 1] for a search other than random, got {args.crossover}")
     table = load_table(args.table)
     truth = {a: table.value(a, TRUTH) for a in table.archs()}
     options = parse_options(args.estimator_option, ESTIMATORS.get(args.estimator), "estimator", reserved=("seed",))
@@ -212,9 +216,10 @@ def main() -> None:
 
     results = {b: {m: {k: [] for k in INDICATORS} for m in METHODS} for b in budgets}
     for seed in range(args.seeds):
-        for method, algorithm, by in (("search", args.algorithm, scorer), ("random", "random", scorer),
-                                      ("oracle", args.algorithm, oracle), ("random_oracle", "random", oracle)):
-            order = search_order(algorithm, args.pop_size, by, judge.macs, budgets[-1], seed)
+        crossing = {"crossover": args.crossover} if args.crossover else {}
+        for method, algorithm, by, options in (("search", args.algorithm, scorer, crossing), ("random", "random", scorer, {}),
+                                               ("oracle", args.algorithm, oracle, crossing), ("random_oracle", "random", oracle, {})):
+            order = search_order(algorithm, args.pop_size, by, judge.macs, budgets[-1], seed, **options)
             for b in budgets:
                 for key, value in judge.score(order[:b], by).items():
                     results[b][method][key].append(value)
@@ -234,7 +239,8 @@ def report(results: dict, budgets: list[int], args, ceiling: dict | None) -> Non
               "random_oracle": "random + true accuracy"}
     titles = {"hv": "hypervolume ratio (ideal-nadir scale, reference 1.1)", "igd_plus": "IGD+ (ideal-nadir scale)",
               "share": "share of the true front's networks returned", "old_hv": "hypervolume fraction, old scale (error / 100, MACs / max)"}
-    print(f"NAS-Bench-201, error vs MACs, {args.seeds} seeds, population {args.pop_size}; mean +- std")
+    crossing = f", uniform crossover {args.crossover:g}" if args.crossover else ""
+    print(f"NAS-Bench-201, error vs MACs, {args.seeds} seeds, population {args.pop_size}{crossing}; mean +- std")
     for key, title in titles.items():
         print(f"\n{title}\n\n| budget | " + " | ".join(labels[m] for m in METHODS) + " |")
         print("|---|" + "---|" * len(METHODS))

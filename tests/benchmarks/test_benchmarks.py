@@ -266,7 +266,9 @@ def test_search_quality_reports_the_estimators_ceiling_when_every_network_is_est
                                 "estimator_options": {"table": {"path": str(table_path)}},
                                 "estimates": {"table": [100.0 - table.value(a, "cifar10_test_acc_200ep") for a in archs]}}))
     lines = run("search_quality.py", "--budgets", "20", "--seeds", "1", "--estimator", "table", "-E", f"path={table_path}",
-                "--data-dir", str(data), "--table", str(table_path), "--estimates", str(save))
+                "--data-dir", str(data), "--table", str(table_path), "--estimates", str(save), "--crossover", "0.9")
     # The truth's own front is the true front.
     assert f"ceiling: the front of all {len(archs)} networks by table: hv=1.0000 igd_plus=0.0000 share=1.0000" in lines
-    assert lines[-1].startswith("budget=20 ")
+    assert lines[-1].startswith("budget=20 ") and "population 20, uniform crossover 0.9; mean" in lines[0]
+    values = dict(item.split("=") for item in lines[-1].split())
+    assert values["nsga2"] == values["oracle"]  # the crossing search and its oracle twin, both on the truth
