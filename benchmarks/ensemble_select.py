@@ -10,7 +10,10 @@ is scored as the ensemble scores networks: the sum of each member's log rank sha
 Kendall tau plus within-MACs-quintile Kendall tau, summed over the tuning samples, is chosen, then a weight
 per member from WEIGHTS if that gains at least ``--min-gain`` on TUNE; REPORT files are
 read only after the choice, so their figures are out of sample; ``--baseline`` scores
-another member list (e.g. the current default) beside the choice on both. The files of
+another member list (e.g. the current default) beside the choice on both. ``--guard``
+(with ``--baseline``) chooses members and weights together, among those that rank no
+tuning sample worse than the baseline does (Kendall tau), so that a gain in one space
+cannot pay for a loss in another. The files of
 one sample may be prefixes of it (``estimator_correlation.py --first``): the shortest
 prefix is used. (The ``ensemble``
 estimator ranks against a fixed reference sample of the space instead of the scored
@@ -91,6 +94,26 @@ def criterion(samples: list[dict], members: tuple[str, ...], weights: tuple[floa
     return [tuple(np.array(metrics(ensemble_score(s, members, weights), s))[[0, 2]]) for s in samples]
 
 
+def ranked_choices(tunes: list[dict], pool: list[str], max_members: int, max_seconds: float,
+                   floor: list[float] | None = None) -> list[tuple]:
+    """(criterion, per-sample (Kendall, within), members, weights) of every subset of
+    ``pool`` (up to ``max_members``, within ``max_seconds``), best first: with equal
+    weights, or, given ``floor`` (a Kendall per tuning sample), with every weighting
+    from WEIGHTS whose Kendall reaches the floor on every sample."""
+    ranked = []
+    for size in range(1, max_members + 1):
+        for members in itertools.combinations(pool, size):
+            if cost(tunes[0], members) > max_seconds:
+                continue
+            for weights in itertools.product(WEIGHTS, repeat=size) if floor else [(1.0,) * size]:
+                if floor and weights[0] != 1.0:
+                    continue  # scaling every weight ranks alike: the first member's weight is 1
+                per_sample = criterion(tunes, members, weights)
+                if not floor or all(k >= f for (k, _), f in zip(per_sample, floor)):
+                    ranked.append((sum(k + w for k, w in per_sample), per_sample, members, weights))
+    return sorted(ranked, key=lambda r: -r[0])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tune", nargs="+", action="append", required=True,
@@ -102,6 +125,9 @@ def main() -> None:
     p.add_argument("--top", type=int, default=15, help="subsets to list")
     p.add_argument("--min-gain", type=float, default=0.01,
                    help="per-member weights from WEIGHTS replace equal weights only if they gain this much on TUNE")
+    p.add_argument("--guard", action="store_true",
+                   help="choose members and weights together among those whose Kendall on every tuning sample is at "
+                        "least the baseline's")
     p.add_argument("--baseline", help="members as the ensemble estimator takes them (name[:weight],...), e.g. the "
                    "current default: scored beside the choice on TUNE and REPORT")
     args = p.parse_args()
@@ -109,6 +135,8 @@ def main() -> None:
         baseline = tuple(map(tuple, parse_members(args.baseline))) if args.baseline else None
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    if args.guard and not baseline:
+        raise SystemExit("--guard needs --baseline (the member list no tuning sample may rank worse than)")
 
     tunes = [load(files) for files in args.tune]
     common = set.intersection(*(set(t["estimates"]) for t in tunes))
@@ -125,25 +153,24 @@ def main() -> None:
         cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in criterion(tunes, (m,)))
         print(f"| {m} | {cells} | {cost(tunes[0], (m,)):.3f} |")
 
-    ranked = []
-    for size in range(1, args.max_members + 1):
-        for members in itertools.combinations(pool, size):
-            if cost(tunes[0], members) <= args.max_seconds:
-                per_sample = criterion(tunes, members)
-                ranked.append((sum(k + w for k, w in per_sample), per_sample, members))
-    ranked.sort(key=lambda r: -r[0])
-    print(f"\nbest subsets (of {len(ranked)}), by Kendall + within-MACs Kendall summed over the tuning samples:")
+    floor = [k for k, _ in criterion(tunes, *baseline)] if args.guard else None
+    ranked = ranked_choices(tunes, pool, args.max_members, args.max_seconds, floor)
+    if not ranked:
+        raise SystemExit("no candidate ranks every tuning sample at least as well as the baseline")
+    rule = "guarded by the baseline's Kendall on each sample, " if floor else ""
+    print(f"\nbest subsets (of {len(ranked)}), {rule}by Kendall + within-MACs Kendall summed over the tuning samples:")
     print(f"| members | {columns} | s / network |")
     print("|---|" + "---|---|" * len(tunes) + "---|")
-    for _, per_sample, members in ranked[: args.top]:
+    for _, per_sample, members, weights in ranked[: args.top]:
         cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in per_sample)
-        print(f"| {'+'.join(members)} | {cells} | {cost(tunes[0], members):.3f} |")
-    best, per_sample, chosen = ranked[0]
-    weights = (1.0,) * len(chosen)
-    for candidate in itertools.product(WEIGHTS, repeat=len(chosen)):
-        scored = criterion(tunes, chosen, candidate)
-        if sum(k + w for k, w in scored) >= best + args.min_gain:
-            best, per_sample, weights = sum(k + w for k, w in scored), scored, candidate
+        name = "+".join(m if w == 1 else f"{m}:{w:g}" for m, w in zip(members, weights))
+        print(f"| {name} | {cells} | {cost(tunes[0], members):.3f} |")
+    best, per_sample, chosen, weights = ranked[0]
+    if not floor:
+        for candidate in itertools.product(WEIGHTS, repeat=len(chosen)):
+            scored = criterion(tunes, chosen, candidate)
+            if sum(k + w for k, w in scored) >= best + args.min_gain:
+                best, per_sample, weights = sum(k + w for k, w in scored), scored, candidate
     print(f"weights chosen on the tuning samples: {', '.join(f'{m}={w:g}' for m, w in zip(chosen, weights))}")
     if baseline:
         cells = " | ".join(f"{k:.3f} | {w:.3f}" for k, w in criterion(tunes, *baseline))
