@@ -41,6 +41,10 @@ class SearchSpace(ABC):
     arch_format: str = ""
     """The architecture string's form, for help texts (a string literal in the class
     body: ``--help`` reads it from the source)."""
+    crossover: float = 0.9
+    """The uniform crossover probability a search uses in this space unless told
+    otherwise (``--crossover``). 0.9, pymoo's customary rate, won in the DARTS space
+    (32 genes); NAS-Bench-201 (6 genes) searches better without (docs/benchmarks.md)."""
     training_forms: dict[str, dict[str, int | float]] = {}
     """Per training form (a key of FORMS: "cifar" keeps small images' resolution,
     "imagenet" has ImageNet's stride-2 stem) the settings ``build_for_training`` takes

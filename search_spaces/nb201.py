@@ -161,6 +161,7 @@ class NB201Space(SearchSpace):
     """NAS-Bench-201: 5^6 = 15,625 cells. ``channels`` and ``cells_per_stage`` default
     to the benchmark's 16 and 5; change them only for a cheaper proxy network."""
 
+    crossover = 0.0  # six genes: a child one edit from its parent searches better (docs/benchmarks.md)
     name = "nb201"
     arch_format = "NAS-Bench-201 arch_str |nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
     training_forms = {"cifar": {"channels": 16, "cells_per_stage": 5}}

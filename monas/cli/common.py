@@ -182,7 +182,8 @@ def check_name(registry: Registry, name: str) -> None:
         raise UsageError(f"unknown {registry.kind} {name!r} (known: {', '.join(known)})")
 
 
-_FIELD_TYPES = {"str": (str,), "str | None": (str, type(None)), "int": (int,), "dict": (dict,), "dict | None": (dict, type(None))}
+_FIELD_TYPES = {"str": (str,), "str | None": (str, type(None)), "int": (int,), "dict": (dict,), "dict | None": (dict, type(None)),
+                "float | None": (int, float, type(None))}
 
 
 def recorded_config(folder: str) -> SearchConfig:
@@ -194,6 +195,7 @@ def recorded_config(folder: str) -> SearchConfig:
     types = {f.name: _FIELD_TYPES[str(f.type)] for f in fields(SearchConfig)}
     if not isinstance(settings, dict) or not set(settings) <= set(types) or "out" not in settings:
         raise RunDirError(problem)
+    settings.setdefault("crossover", 0.0)  # recorded before --crossover existed: those searches did not cross over
     for key, value in settings.items():
         if not isinstance(value, types[key]) or isinstance(value, bool):
             raise RunDirError(f"{problem}: {key} is {value!r}")
@@ -224,6 +226,8 @@ def check_flags(config: SearchConfig) -> None:
         raise UsageError(f"--workers must be at least 1, got {config.workers}")
     if config.latency_batch < 1:
         raise UsageError(f"--latency-batch must be at least 1, got {config.latency_batch}")
+    if config.crossover is not None and not 0 <= config.crossover <= 1:
+        raise UsageError(f"--crossover must be a probability from 0 to 1, got {config.crossover}")
     if config.scheduler is not None and (config.workers != 1 or config.slurm is not None):
         raise UsageError("--scheduler uses the workers of that cluster; drop --workers and --cluster")
     for registry, name in ((SPACES, config.space), (ESTIMATORS, config.estimator), (DATASETS, config.dataset),
@@ -241,6 +245,10 @@ def validate(config: SearchConfig) -> None:
     short of loading data: ``check_flags``, then the space and estimator built with their
     options, the device, the scheduler's address."""
     check_flags(config)
+    from monas.search.algorithms import crosses_over
+
+    if config.crossover and not crosses_over(config.algorithm):
+        raise UsageError(f"--crossover: the {config.algorithm} algorithm breeds no children to cross over")
     create(SPACES, config.space, **config.space_options)
     create(ESTIMATORS, config.estimator, **config.estimator_options)
     resolve_device(config.device)

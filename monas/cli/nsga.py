@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help=f"number of generations (default {d.generations})")
     p.add_argument("--algorithm", help=f"search algorithm (known: {', '.join(known_names(ALGORITHMS))}; default {d.algorithm}; "
                    "random: random search, to compare with)")
+    p.add_argument("--crossover", type=float, metavar="P", help="probability of uniform crossover between two parents, "
+                   "0 to 1, before each child's one-gene mutation (default: the space's own rate, chosen by measurement; "
+                   "README: Search)")
     p.add_argument("--seed", type=int, help=f"seed of the search and of the estimator (default {d.seed})")
     p.add_argument("--objectives", help=f"{OBJECTIVES_HELP} (default {d.objectives})")
     p.add_argument("--max-macs", metavar="N", help="search only networks of at most N MACs per image (e.g. 600M; K, M, G)")
@@ -127,6 +130,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     )
     if "early_stop" in given:
         values["estimator_options"]["early_stop"] = given["early_stop"]
+    if "crossover" not in values and values.get("algorithm", d.algorithm) != "random":
+        values["crossover"] = float(lookup(SPACES, space).crossover)  # recorded: a resume keeps it
     config = SearchConfig(**values)
     validate(config)
     return config, False, bool(given.get("overwrite"))

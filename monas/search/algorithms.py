@@ -15,6 +15,7 @@ its survival keeps from one generation to the next (NSGA-III's normalisation poi
 """
 from __future__ import annotations
 
+import inspect
 from math import comb
 from typing import Any
 
@@ -191,6 +192,12 @@ def random_search(space: SearchSpace, pop_size: int, n_obj: int) -> RandomSearch
     """Random search: ``pop_size`` new uniformly drawn networks per generation."""
     operators = _operators(space)
     return RandomSearch(pop_size, operators["sampling"], operators["eliminate_duplicates"])
+
+
+def crosses_over(name: str) -> bool:
+    """Whether the algorithm registered as ``name`` takes a ``crossover`` probability
+    (random search breeds nothing)."""
+    return "crossover" in inspect.signature(ALGORITHMS.get(name)).parameters
 
 
 def _das_dennis_size(n_obj: int, partitions: int) -> int:

@@ -24,6 +24,8 @@ class SearchConfig:
     pop_size: int = 20
     generations: int = 10
     algorithm: str = "nsga2"
+    crossover: float | None = None
+    """Uniform crossover probability; None: the space's (``SearchSpace.crossover``)."""
     seed: int = 0
     objectives: str = "error,macs"
     bounds: dict = field(default_factory=dict)

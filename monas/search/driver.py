@@ -35,6 +35,7 @@ from monas.data import SIZE_OPTIONS, fit_scoring_sizes, load_dataset, scoring_da
 from monas.device import resolve_device
 from monas.estimators import Estimator
 from monas.registry import ALGORITHMS
+from monas.search.algorithms import crosses_over
 from monas.search.evaluation import Evaluation, Evaluator
 from monas.search.front import non_dominated, normalised_hypervolume
 from monas.io import LOCK_FILE, RunClaim, RunDirError, refuse_links, repair_torn_tail
@@ -83,10 +84,14 @@ def normalisation(space, spec, objective_names: list[str], latency: LatencyProbe
     return [worst[name] for name in objective_names]
 
 
-def build_algorithm(space, pop_size: int, algorithm: str = "nsga2", n_obj: int = 2) -> Algorithm:
+def build_algorithm(space, pop_size: int, algorithm: str = "nsga2", n_obj: int = 2, crossover: float | None = None) -> Algorithm:
     """The search algorithm registered as ``algorithm`` (``monas.search.algorithms``) for
-    ``space``, ``pop_size`` networks per generation and ``n_obj`` objectives."""
-    return ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=n_obj)
+    ``space``, ``pop_size`` networks per generation and ``n_obj`` objectives; a search
+    that breeds crosses over with probability ``crossover`` (None: the space's)."""
+    if not crosses_over(algorithm):
+        return ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=n_obj)
+    crossover = space.crossover if crossover is None else crossover
+    return ALGORITHMS.create(algorithm, space=space, pop_size=pop_size, n_obj=n_obj, crossover=crossover)
 
 
 def fitted_estimator(name: str, options: dict, seed: int, available: int) -> Estimator:
@@ -182,7 +187,7 @@ class _Saved:
 
 
 def _new_algorithm(config: SearchConfig, space, objectives) -> Algorithm:
-    algorithm = build_algorithm(space, config.pop_size, config.algorithm, len(objectives))
+    algorithm = build_algorithm(space, config.pop_size, config.algorithm, len(objectives), config.crossover)
     termination = MaximumGenerationTermination(config.generations)
     algorithm.setup(ArchitectureProblem(space, objectives, config.bounds), termination=termination, seed=config.seed)
     return algorithm

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+
 from benchmarks.estimator_correlation import sample_archs
 from monas.accuracy_table import load_table
 from tests.conftest import ROOT, shared_data
@@ -88,6 +90,31 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     prefix = run("estimator_correlation.py", "--n-archs", "12", "--seed", "0", "--first", "6", "--estimator-seed", "1",
                  "--agreement", str(tmp_path / "r.json"), *common)  # the first 6 of a 12-network save file
     assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in prefix
+
+
+def test_ensemble_select_guard_keeps_every_tuning_sample_at_the_baselines_kendall(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = np.arange(40.0)
+    noisy = -truth + rng.normal(0, 12, 40)
+    samples = {"t1": {"a": -truth, "b": noisy, "c": rng.normal(0, 1, 40)},  # a: perfect here...
+               "t2": {"a": -truth + rng.normal(0, 20, 40), "b": noisy, "c": -truth + rng.normal(0, 20, 40)}}  # ...weak here
+    macs = rng.permutation(40).tolist()
+    for name, estimates in samples.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "archs": [f"n{i}" for i in range(40)], "truth": truth.tolist(), "macs": macs,
+            "estimates": {k: v.tolist() for k, v in estimates.items()}, "seconds": {k: 0.1 for k in estimates}}))
+    args = ("--tune", str(tmp_path / "t1.json"), "--tune", str(tmp_path / "t2.json"), "--max-members", "2", "--baseline", "b")
+    free = dict(item.split("=") for item in run("ensemble_select.py", *args)[-1].split())
+    guarded_lines = run("ensemble_select.py", *args, "--guard")
+    guarded = dict(item.split("=") for item in guarded_lines[-1].split())
+    baseline = [line for line in guarded_lines if line.startswith("baseline b: ")][0].split(" = ")[1].split(" / ")
+    assert free["members"] == "a" and float(free["tune2_kendall"]) < float(baseline[2])  # a loss in t2 paid for by t1
+    floor = [float(baseline[0]) - 5e-4, float(baseline[2]) - 5e-4]  # the baseline line is rounded to 3 places
+    assert float(guarded["tune_kendall"]) >= floor[0] and float(guarded["tune2_kendall"]) >= floor[1]
+    assert any("guarded by the baseline's Kendall on each sample" in line for line in guarded_lines)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ensemble_select.py"), *args[:4], "--guard"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and proc.stderr.strip() == "--guard needs --baseline (the member list no tuning sample may rank worse than)"
 
 
 def test_rwe_ablation_report_on_recorded_results():

@@ -53,6 +53,25 @@ def test_every_algorithm_runs_a_tiny_search(algorithm, tmp_path):
     assert json.loads((out / "config.json").read_text())["config"]["algorithm"] == algorithm
 
 
+def test_the_crossover_rate_is_the_spaces_unless_given_and_is_recorded(small_run, tmp_path):
+    recorded = json.loads((small_run / "config.json").read_text())["config"]
+    assert recorded["space"] == "darts" and recorded["crossover"] == SPACES.get("darts").crossover == 0.9
+    nb201 = ["--space", "nb201", "-S", "channels=4", "-S", "cells_per_stage=1", "--dataset", "digits",
+             "--pop-size", "4", "--generations", "1", "--no-progress"]
+    assert main([*nb201, "--out", str(tmp_path / "nb")]) == 0
+    assert json.loads((tmp_path / "nb" / "config.json").read_text())["config"]["crossover"] == 0.0
+    assert main([*nb201, "--crossover", "1", "--out", str(tmp_path / "crossed")]) == 0
+    assert json.loads((tmp_path / "crossed" / "config.json").read_text())["config"]["crossover"] == 1.0
+    assert main([*nb201, "--algorithm", "random", "--out", str(tmp_path / "random")]) == 0
+    assert json.loads((tmp_path / "random" / "config.json").read_text())["config"]["crossover"] is None
+    # The rate changes the search: the crossing run's second generation breeds other networks.
+    assert main(["--resume", str(tmp_path / "nb"), "--generations", "2", "--no-progress"]) == 0
+    assert main(["--resume", str(tmp_path / "crossed"), "--generations", "2", "--no-progress"]) == 0
+    second = [{json.loads(line)["arch"] for line in (tmp_path / run / "archive.jsonl").read_text().splitlines()
+               if json.loads(line)["generation"] == 2} for run in ("nb", "crossed")]
+    assert second[0] != second[1]
+
+
 def test_a_search_with_another_algorithm_resumes_with_it(tmp_path):
     args = [*SMALL_RUN_ARGS, "--pop-size", "4", "--algorithm", "sms-emoa"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
@@ -280,6 +299,9 @@ def test_a_run_of_the_previous_version_resumes(small_run, tmp_path):
     state = json.loads((run / "checkpoint.json").read_text())
     state["generations"] = [{**row, "hypervolume": row["hypervolume"] * 1.1**2} for row in state["generations"]]
     (run / "checkpoint.json").write_text(json.dumps(state))
+    config = json.loads((run / "config.json").read_text())
+    del config["config"]["crossover"]  # recorded before --crossover: that search did not cross over
+    (run / "config.json").write_text(json.dumps(config))
     assert main(["--resume", str(run), "--generations", "3", "--no-progress"]) == 0
     text = (run / "archive.jsonl").read_text()
     assert text.startswith(old)  # nothing recorded was evaluated again
