@@ -15,9 +15,9 @@ per budget asks whether the search's hypervolumes exceed random search's.
     python benchmarks/darts_search.py --report darts_search_a.json darts_search_b.json
 
 ``--crossover P`` runs the search with pymoo's uniform crossover at probability P
-before the point mutation (the default, 0, is monas's default search); its runs are
-kept under their own name (``nsga2+ux0.9``), so several variants can share one save
-file and its random runs. ``--save`` records every run's evaluated networks in order
+before the point mutation (default: the DARTS space's rate, monas's default search);
+a crossing variant's runs are kept under their own name (``nsga2+ux0.9``; ``nsga2``
+for 0), so several variants can share one save file and its random runs. ``--save`` records every run's evaluated networks in order
 (arch, estimated error, MACs) after each run; run again with the same file, it skips
 the runs it holds. Ends with one line per budget and search variant:
 ``budget=<n> <variant>=<hv> random=<hv> p=<p>``.
@@ -41,6 +41,7 @@ from monas.io import atomic_write  # noqa: E402
 from monas.registry import ALGORITHMS  # noqa: E402
 from monas.search.config import SearchConfig  # noqa: E402
 from monas.search.front import non_dominated  # noqa: E402
+from search_spaces import SPACES  # noqa: E402
 from monas.search.indicators import ReferenceFront  # noqa: E402
 
 SETTINGS = ("algorithm", "pop_size", "estimator", "budgets")
@@ -134,7 +135,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--budgets", default="100,200")
     p.add_argument("--algorithm", default=SearchConfig.algorithm, help=f"known: {', '.join(ALGORITHMS.names())}")
-    p.add_argument("--crossover", type=float, default=0.0, help="uniform crossover probability of the search (default 0)")
+    p.add_argument("--crossover", type=float, default=SPACES.get("darts").crossover,
+                   help="uniform crossover probability of the search (default: the DARTS space's, monas's default)")
     p.add_argument("--pop-size", type=int, default=SearchConfig.pop_size)
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))

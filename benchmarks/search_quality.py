@@ -190,8 +190,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--algorithm", default=SearchConfig.algorithm, help=f"known: {', '.join(ALGORITHMS.names())}")
     p.add_argument("--pop-size", type=int, default=SearchConfig.pop_size)
-    p.add_argument("--crossover", type=float, default=0.0,
-                   help="uniform crossover probability of the search and oracle runs (default 0, monas's default)")
+    p.add_argument("--crossover", type=float, default=SPACES.get("nb201").crossover,
+                   help="uniform crossover probability of the search and oracle runs (default: NAS-Bench-201's, monas's default)")
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
     p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--estimates", help="an estimator_correlation.py --save file holding this estimator's estimates")

@@ -263,20 +263,20 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     args = ("--budgets", "4,8", "--pop-size", "4", "--estimator", "params", "--data-dir", str(data), "--save", str(save))
     lines = run("darts_search.py", "--seeds", "0", *args)
     runs = json.loads(save.read_text())["runs"]
-    assert sorted(runs) == ["nsga2/0", "random/0"] and all(len(r) == 8 for r in runs.values())
+    assert sorted(runs) == ["nsga2+ux0.9/0", "random/0"] and all(len(r) == 8 for r in runs.values())
     assert all(macs > 0 for r in runs.values() for _, _, macs in r)
-    assert len({arch for arch, _, _ in runs["nsga2/0"]}) == 8  # distinct networks
+    assert len({arch for arch, _, _ in runs["nsga2+ux0.9/0"]}) == 8  # distinct networks
     for line, budget in zip(lines[-2:], (4, 8)):
-        assert re.fullmatch(rf"budget={budget} nsga2={NUMBER} random={NUMBER} p={NUMBER}", line), line
-    for method in ("nsga2", "random"):  # each method's evaluated networks described: share, median, distinct (<= 8)
+        assert re.fullmatch(rf"budget={budget} nsga2\+ux0.9={NUMBER} random={NUMBER} p={NUMBER}", line), line
+    for method in (r"nsga2\+ux0.9", "random"):  # each method's evaluated networks described: share, median, distinct (<= 8)
         assert any(re.fullmatch(rf"\| {method} \| {NUMBER} \| -?\d+\.\d+ \| [1-8] \|", line) for line in lines), lines
     run("darts_search.py", "--seeds", "0,1", *args)  # seed 0 is kept, seed 1 added
     again = json.loads(save.read_text())["runs"]
-    assert again["nsga2/0"] == runs["nsga2/0"] and sorted(again) == ["nsga2/0", "nsga2/1", "random/0", "random/1"]
+    assert again["nsga2+ux0.9/0"] == runs["nsga2+ux0.9/0"] and sorted(again) == ["nsga2+ux0.9/0", "nsga2+ux0.9/1", "random/0", "random/1"]
     assert any(line.startswith("| 8 | ") and "(n=2)" in line for line in run("darts_search.py", "--report", str(save)))
-    crossed = run("darts_search.py", "--seeds", "0", "--crossover", "0.9", *args)  # a variant beside the same random runs
+    crossed = run("darts_search.py", "--seeds", "0", "--crossover", "0", *args)  # a variant beside the same random runs
     again = json.loads(save.read_text())["runs"]
-    assert sorted(again) == ["nsga2+ux0.9/0", "nsga2/0", "nsga2/1", "random/0", "random/1"]
+    assert sorted(again) == ["nsga2+ux0.9/0", "nsga2+ux0.9/1", "nsga2/0", "random/0", "random/1"]
     assert re.fullmatch(rf"budget=8 nsga2={NUMBER} random={NUMBER} p={NUMBER}", crossed[-2]), crossed
     assert re.fullmatch(rf"budget=8 nsga2\+ux0.9={NUMBER} random={NUMBER} p={NUMBER}", crossed[-1]), crossed
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
