@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from monas.cli.nsga import main
-from monas.io import LOCK_FILE, RunLock
+from monas.io import LOCK_FILE
 from tests.conftest import SMALL_RUN_ARGS
 from tests.monas.cli.bad_input import assert_refused, copy_run, fingerprint, image_folder
 
