@@ -57,7 +57,7 @@ def test_the_crossover_rate_is_the_spaces_unless_given_and_is_recorded(small_run
     recorded = json.loads((small_run / "config.json").read_text())["config"]
     assert recorded["space"] == "darts" and recorded["crossover"] == SPACES.get("darts").crossover == 0.9
     nb201 = ["--space", "nb201", "-S", "channels=4", "-S", "cells_per_stage=1", "--dataset", "digits",
-             "--pop-size", "4", "--generations", "1", "--no-progress"]
+             "--estimator", "params", "--pop-size", "4", "--generations", "1", "--no-progress"]  # params: no calibration
     assert main([*nb201, "--out", str(tmp_path / "nb")]) == 0
     assert json.loads((tmp_path / "nb" / "config.json").read_text())["config"]["crossover"] == 0.0
     assert main([*nb201, "--crossover", "1", "--out", str(tmp_path / "crossed")]) == 0
