@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+from benchmarks import darts_search, ensemble_select
 from benchmarks.estimator_correlation import sample_archs
 from monas.accuracy_table import load_table
 from tests.conftest import ROOT, shared_data
@@ -92,7 +94,7 @@ def test_ensemble_select_chooses_on_tune_and_reports_out_of_sample(tmp_path):
     assert "agreement params: Spearman 1.0000 between estimator seeds 1 and 0" in prefix
 
 
-def test_ensemble_select_guard_keeps_every_tuning_sample_at_the_baselines_kendall(tmp_path):
+def test_ensemble_select_guard_keeps_every_tuning_sample_at_the_baselines_kendall(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(0)
     truth = np.arange(40.0)
     noisy = -truth + rng.normal(0, 12, 40)
@@ -103,18 +105,23 @@ def test_ensemble_select_guard_keeps_every_tuning_sample_at_the_baselines_kendal
         (tmp_path / f"{name}.json").write_text(json.dumps({
             "archs": [f"n{i}" for i in range(40)], "truth": truth.tolist(), "macs": macs,
             "estimates": {k: v.tolist() for k, v in estimates.items()}, "seconds": {k: 0.1 for k in estimates}}))
-    args = ("--tune", str(tmp_path / "t1.json"), "--tune", str(tmp_path / "t2.json"), "--max-members", "2", "--baseline", "b")
-    free = dict(item.split("=") for item in run("ensemble_select.py", *args)[-1].split())
-    guarded_lines = run("ensemble_select.py", *args, "--guard")
+    args = ["--tune", str(tmp_path / "t1.json"), "--tune", str(tmp_path / "t2.json"), "--max-members", "2", "--baseline", "b"]
+
+    def select(*argv):  # in process: the selection itself is all this test needs
+        monkeypatch.setattr(sys, "argv", ["ensemble_select.py", *argv])
+        ensemble_select.main()
+        return capsys.readouterr().out.strip().splitlines()
+
+    free = dict(item.split("=") for item in select(*args)[-1].split())
+    guarded_lines = select(*args, "--guard")
     guarded = dict(item.split("=") for item in guarded_lines[-1].split())
     baseline = [line for line in guarded_lines if line.startswith("baseline b: ")][0].split(" = ")[1].split(" / ")
     assert free["members"] == "a" and float(free["tune2_kendall"]) < float(baseline[2])  # a loss in t2 paid for by t1
     floor = [float(baseline[0]) - 5e-4, float(baseline[2]) - 5e-4]  # the baseline line is rounded to 3 places
     assert float(guarded["tune_kendall"]) >= floor[0] and float(guarded["tune2_kendall"]) >= floor[1]
     assert any("guarded by the baseline's Kendall on each sample" in line for line in guarded_lines)
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ensemble_select.py"), *args[:4], "--guard"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1 and proc.stderr.strip() == "--guard needs --baseline (the member list no tuning sample may rank worse than)"
+    with pytest.raises(SystemExit, match="^--guard needs --baseline"):
+        select(*args[:4], "--guard")
 
 
 def test_rwe_ablation_report_on_recorded_results():
@@ -258,7 +265,7 @@ def test_nb201_full_space_scores_a_prefix_and_resumes_it(tmp_path):
     assert run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))[-1].split()[:3] == first[-1].split()[:3]
 
 
-def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
+def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
     data, save = shared_data("cifar10"), tmp_path / "darts_search.json"
     args = ("--budgets", "4,8", "--pop-size", "4", "--estimator", "params", "--data-dir", str(data), "--save", str(save))
     lines = run("darts_search.py", "--seeds", "0", *args)
@@ -273,12 +280,15 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     run("darts_search.py", "--seeds", "0,1", *args)  # seed 0 is kept, seed 1 added
     again = json.loads(save.read_text())["runs"]
     assert again["nsga2+ux0.9/0"] == runs["nsga2+ux0.9/0"] and sorted(again) == ["nsga2+ux0.9/0", "nsga2+ux0.9/1", "random/0", "random/1"]
-    assert any(line.startswith("| 8 | ") and "(n=2)" in line for line in run("darts_search.py", "--report", str(save)))
     crossed = run("darts_search.py", "--seeds", "0", "--crossover", "0", *args)  # a variant beside the same random runs
     again = json.loads(save.read_text())["runs"]
     assert sorted(again) == ["nsga2+ux0.9/0", "nsga2+ux0.9/1", "nsga2/0", "random/0", "random/1"]
     assert re.fullmatch(rf"budget=8 nsga2={NUMBER} random={NUMBER} p={NUMBER}", crossed[-2]), crossed
     assert re.fullmatch(rf"budget=8 nsga2\+ux0.9={NUMBER} random={NUMBER} p={NUMBER}", crossed[-1]), crossed
+    assert any(line.startswith("| 8 | nsga2+ux0.9 | ") and "(n=2)" in line for line in crossed)  # both seeds reported
+    monkeypatch.setattr(sys, "argv", ["darts_search.py", "--report", str(save)])  # in process: it only reads the file
+    darts_search.main()
+    assert capsys.readouterr().out.strip().splitlines()[-4:] == crossed[-4:]
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
                            *args[4:]], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "was made with" in proc.stderr and json.loads(save.read_text())["runs"] == again
