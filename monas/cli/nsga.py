@@ -130,7 +130,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[SearchConfig, bool, bool
     )
     if "early_stop" in given:
         values["estimator_options"]["early_stop"] = given["early_stop"]
-    if "crossover" not in values and values.get("algorithm", d.algorithm) != "random":
+    from monas.search.algorithms import crosses_over  # imports pymoo and the spaces: only once the flags are checked
+
+    if "crossover" not in values and crosses_over(values.get("algorithm", d.algorithm)):
         values["crossover"] = float(lookup(SPACES, space).crossover)  # recorded: a resume keeps it
     config = SearchConfig(**values)
     validate(config)
