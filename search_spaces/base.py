@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -79,6 +79,16 @@ class SearchSpace(ABC):
         inverted residual, ...) in forward order, each computed from the one before
         it by one block, so that gradients between consecutive maps are defined.
         """
+
+    def cell_probes(self, arch: str, spec: InputSpec) -> list[Callable[[], nn.Module]]:
+        """Builders of the smallest networks that hold ``arch``'s distinct cells, for
+        estimators that score cells rather than the deep network (``synflow-cells``):
+        one per kind of cell, each the cell alone on the raw input (as many channels as
+        the image, no stem) with global pooling and a linear classifier; ``forward``
+        returns logits and nothing more is promised. Each call of a builder makes a
+        freshly initialised network. Default, for spaces without repeated cells: the
+        network itself."""
+        return [lambda: self.build(arch, spec)]
 
     def check_arch(self, arch: str) -> None:
         """ArchitectureError unless ``build_for_training`` builds ``arch``. Default:

@@ -15,6 +15,7 @@ ImageNet network.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,6 +64,19 @@ class InferCell(nn.Module):
         for j in (1, 2, 3):
             nodes.append(sum(self.edges[k](nodes[i]) for k, (to, i) in enumerate(EDGES) if to == j))
         return nodes[3]
+
+
+class CellProbe(nn.Module):
+    """One cell alone on the raw input (as many channels as the image, no stem), then
+    global pooling and a linear classifier: ``SearchSpace.cell_probes``'s network."""
+
+    def __init__(self, ops: list[str], in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.cell = InferCell(ops, in_channels)
+        self.classifier = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.cell(x).mean((2, 3)))
 
 
 class ResNetBasicBlock(nn.Module):
@@ -193,6 +207,11 @@ class NB201Space(SearchSpace):
 
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         return self.build_for_training(arch, spec, channels=self.channels, cells_per_stage=self.cells_per_stage)
+
+    def cell_probes(self, arch: str, spec: InputSpec) -> list[Callable[[], nn.Module]]:
+        """One probe: every cell of the network is the same."""
+        ops = parse_arch_str(arch)
+        return [lambda: CellProbe(ops, spec.channels, spec.num_classes)]
 
     def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
         _check_size(size["channels"], size["cells_per_stage"])

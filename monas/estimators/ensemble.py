@@ -82,7 +82,10 @@ class RankEnsemble(Estimator):
         self._reference: list[np.ndarray] | None = None
 
     def prepare(self, space, spec, data: ScoringData | None, device: torch.device) -> None:
-        """Score ``reference`` random networks of ``space`` with every member."""
+        """Prepare every member, then score ``reference`` random networks of ``space``
+        with each."""
+        for member in self._members:
+            member.prepare(space, spec, data, device)
         rng = np.random.default_rng(self.seed)
         lower, upper = space.bounds
         archs = [space.canonical(rng.integers(lower, upper + 1)) for _ in range(self.reference)]

@@ -55,6 +55,22 @@ class Cell(nn.Module):
         return torch.cat([states[i] for i in self.concat], dim=1)
 
 
+class CellProbe(nn.Module):
+    """One cell alone on the raw input: both its inputs are the image (as many channels
+    as it has, no stem; a reduction cell doubles them, as in the network), then global
+    pooling and a linear classifier: ``SearchSpace.cell_probes``'s network."""
+
+    def __init__(self, edges: list[tuple[str, int]], concat: list[int], in_channels: int, reduction: bool,
+                 num_classes: int) -> None:
+        super().__init__()
+        c = 2 * in_channels if reduction else in_channels
+        self.cell = Cell(edges, concat, in_channels, in_channels, c, reduction, reduction_prev=False)
+        self.classifier = nn.Linear(self.cell.multiplier * c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.cell(x, x).mean((2, 3)))
+
+
 class AuxiliaryHead(nn.Module):
     """The DARTS auxiliary classifier: ReLU, 5x5 average pooling, 1x1 convolution to 128
     channels, batch-norm, ReLU, 2x2 convolution to 768 channels, (batch-norm,) ReLU and a

@@ -7,13 +7,15 @@ blocks). Every block is concatenated into the cell output, as in DARTS.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from torch import nn
 
 from monas.registry import SPACES
 from search_spaces.base import FORMS, ArchitectureError, InputSpec, SearchSpace
 from search_spaces.darts.genotypes import PRIMITIVES, Genotype, format_genotype, parse_genotype
-from search_spaces.darts.model import NetworkCIFAR, NetworkImageNet
+from search_spaces.darts.model import CellProbe, NetworkCIFAR, NetworkImageNet
 
 _CELLS = ("normal", "reduce")
 
@@ -133,6 +135,12 @@ class DartsSpace(SearchSpace):
 
     def build(self, arch: str, spec: InputSpec) -> nn.Module:
         return self.build_for_training(arch, spec, init_channels=self.init_channels, layers=self.layers)
+
+    def cell_probes(self, arch: str, spec: InputSpec) -> list[Callable[[], nn.Module]]:
+        """Two probes: the normal cell, then the reduction cell."""
+        g = _trainable(arch)
+        return [lambda: CellProbe(g.normal, g.normal_concat, spec.channels, False, spec.num_classes),
+                lambda: CellProbe(g.reduce, g.reduce_concat, spec.channels, True, spec.num_classes)]
 
     def training_network(self, arch: str, spec: InputSpec, form: str, auxiliary: bool, size: dict) -> nn.Module:
         _check_size(size["init_channels"], size["layers"])
