@@ -114,7 +114,7 @@ def ranked_choices(tunes: list[dict], pool: list[str], max_members: int, max_sec
     return sorted(ranked, key=lambda r: -r[0])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tune", nargs="+", action="append", required=True,
                    help="files of one tuning sample; repeat --tune for samples of other spaces")
@@ -130,7 +130,7 @@ def main() -> None:
                         "least the baseline's")
     p.add_argument("--baseline", help="members as the ensemble estimator takes them (name[:weight],...), e.g. the "
                    "current default: scored beside the choice on TUNE and REPORT")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     try:
         baseline = tuple(map(tuple, parse_members(args.baseline))) if args.baseline else None
     except ValueError as exc:

@@ -130,7 +130,7 @@ class Scorer:
             atomic_write(self.save, json.dumps(self.doc))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--space", choices=("nb201", "darts"), default="nb201")
     p.add_argument("--n-archs", type=int, help="networks to sample (default: 1000 on nb201, all 356 on darts)")
@@ -152,7 +152,7 @@ def main() -> None:
     p.add_argument("--agreement", help="a --save file of the same networks (or of a longer sample that starts with them) "
                    "scored with another --estimator-seed: print "
                    "each estimator's Spearman rho between the two (does the ranking hinge on the images and weights?)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.first is not None and args.first < 1:
         raise SystemExit(f"--first must be at least 1, got {args.first}")
 

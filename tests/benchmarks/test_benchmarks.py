@@ -1,4 +1,6 @@
 """The benchmarks run end to end at a tiny size and end with their result lines."""
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -7,13 +9,29 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import darts_search, ensemble_select
+from benchmarks import darts_search, ensemble_select, estimator_correlation, nb201_full_space, search_quality
 from benchmarks.estimator_correlation import sample_archs
 from monas.accuracy_table import load_table
 from tests.conftest import ROOT, shared_data
 
 
+# Scripts whose main(argv) runs in this process: each spawned interpreter costs seconds of imports.
+IN_PROCESS = {"estimator_correlation.py": estimator_correlation, "ensemble_select.py": ensemble_select,
+              "search_quality.py": search_quality}
+
+
+def run_in_process(script, *args):
+    """(stdout, stderr) of ``script``'s main(args) run here; its SystemExit propagates."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        IN_PROCESS[script].main(list(args))
+    return out.getvalue(), err.getvalue()
+
+
 def run(script, *args):
+    """The stdout lines of benchmark ``script`` run with ``args``, which must succeed."""
+    if script in IN_PROCESS:
+        return run_in_process(script, *args)[0].strip().splitlines()
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip().splitlines()
@@ -157,21 +175,18 @@ def test_search_quality_reads_estimates_and_checks_them(tmp_path):
         "--save", str(save))
     args = ("--budgets", "20", "--seeds", "1", "--estimator", "params", "--data-dir", str(data), "--table", str(table),
             "--algorithm", "sms-emoa", "--estimates")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0 and "8 estimates read from" in proc.stderr
-    assert re.fullmatch(rf"budget=20 sms-emoa={NUMBER} random=.* igd_plus_sms-emoa=.* p={NUMBER}", proc.stdout.splitlines()[-1])
+    out, err = run_in_process("search_quality.py", *args, str(save))
+    assert "8 estimates read from" in err
+    assert re.fullmatch(rf"budget=20 sms-emoa={NUMBER} random=.* igd_plus_sms-emoa=.* p={NUMBER}", out.splitlines()[-1])
     doc = json.loads(save.read_text())
     doc["estimates"]["params"][0] += 1.0
     save.write_text(json.dumps(doc))
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1 and "not the same estimator" in proc.stderr
+    with pytest.raises(SystemExit, match="not the same estimator"):
+        run_in_process("search_quality.py", *args, str(save))
     doc["estimator_seed"] = 1
     save.write_text(json.dumps(doc))
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args, str(save)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1 and "holds no nb201 estimates of params with estimator seed 0" in proc.stderr
+    with pytest.raises(SystemExit, match="holds no nb201 estimates of params with estimator seed 0"):
+        run_in_process("search_quality.py", *args, str(save))
 
 
 def test_parallel_speedup_tiny():
@@ -257,12 +272,33 @@ def test_darts_mobile_macs_tiny():
     assert match and match.group(1) == match.group(2)  # the genotype-independent difference of the README
 
 
-def test_nb201_full_space_scores_a_prefix_and_resumes_it(tmp_path):
+def test_nb201_full_space_scores_a_prefix_resumes_it_and_joins_parts(tmp_path, capsys):
     data, save = shared_data("cifar10"), tmp_path / "all.json"
-    first = run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))
-    assert re.fullmatch(r"n=12 kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+", first[-1])
+    common = ["--n", "12", "--estimator", "params", "--data-dir", str(data)]
+
+    def last_line(*args):
+        nb201_full_space.main([*args, *common])
+        return capsys.readouterr().out.strip().splitlines()[-1]
+
+    first = last_line("--save", str(save))
+    assert re.fullmatch(r"n=12 kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+", first)
     assert len(json.loads(save.read_text())["estimates"]["params"]) == 12
-    assert run("nb201_full_space.py", "--save", str(save), "--n", "12", "--estimator", "params", "--data-dir", str(data))[-1].split()[:3] == first[-1].split()[:3]
+    assert last_line("--save", str(save)).split()[:3] == first.split()[:3]
+
+    with pytest.raises(SystemExit) as bad:
+        last_line("--part", "2/2", "--save", str(tmp_path / "p2.json"))
+    assert bad.value.code == 2 and "expected I/N with 0 <= I < N" in capsys.readouterr().err
+    parts = [tmp_path / "p0.json", tmp_path / "p1.json"]
+    for i, part in enumerate(parts):
+        assert last_line("--part", f"{i}/2", "--save", str(part)).startswith("n=6 ")
+    with pytest.raises(SystemExit, match="not the 12 of the permutation"):
+        last_line("--join", str(parts[0]), "--save", str(tmp_path / "half.json"))
+    assert not (tmp_path / "half.json").exists()
+    with pytest.raises(SystemExit, match="exists; --join writes a new file"):
+        last_line("--join", str(parts[1]), str(parts[0]), "--save", str(save))
+    assert last_line("--join", str(parts[1]), str(parts[0]), "--save", str(tmp_path / "joined.json")).split()[:3] == first.split()[:3]
+    joined, whole = json.loads((tmp_path / "joined.json").read_text()), json.loads(save.read_text())
+    assert all(joined[key] == whole[key] for key in ("archs", "estimates", "truth", "macs", "space", "estimator_seed"))
 
 
 def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
@@ -299,9 +335,14 @@ def test_search_quality_reports_the_estimators_ceiling_when_every_network_is_est
     archs = load_table(str(table_path)).archs()
     table = load_table(str(table_path))
     save = tmp_path / "table.json"
-    save.write_text(json.dumps({"space": "nb201", "estimator_seed": 0, "archs": archs,
-                                "estimator_options": {"table": {"path": str(table_path)}},
-                                "estimates": {"table": [100.0 - table.value(a, "cifar10_test_acc_200ep") for a in archs]}}))
+    doc = {"space": "nb201", "estimator_seed": 0, "archs": archs, "estimator_options": {"table": {"path": "other.csv"}},
+           "estimates": {"table": [100.0 - table.value(a, "cifar10_test_acc_200ep") for a in archs]}}
+    save.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit, match="made with table path=other.csv, not "):
+        run("search_quality.py", "--budgets", "20", "--seeds", "1", "--estimator", "table", "-E", f"path={table_path}",
+            "--data-dir", str(data), "--table", str(table_path), "--estimates", str(save))
+    del doc["estimator_options"]  # not recorded: the recomputed estimates check it
+    save.write_text(json.dumps(doc))
     lines = run("search_quality.py", "--budgets", "20", "--seeds", "1", "--estimator", "table", "-E", f"path={table_path}",
                 "--data-dir", str(data), "--table", str(table_path), "--estimates", str(save), "--crossover", "0.9")
     # The truth's own front is the true front.
