@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from monas.search.objectives import measured_quantities, parse_objectives
 
 DEFAULT_ESTIMATOR_WHY = (
-    "a rank sum of MeCo, MACs and SynFlow against 100 reference networks of the space, the best ranking of trained "
+    "a rank sum of MeCo, MACs, SynFlow on each cell and EPE-NAS against 100 reference networks of the space, the best ranking of trained "
     "accuracy measured on NAS-Bench-201 and DARTS-space networks (README: Estimators)"
 )
 

@@ -101,4 +101,4 @@ def test_bad_weights_are_rejected(members):
 
 
 def test_the_default_members_and_weights_are_recorded():
-    assert ESTIMATORS.create("ensemble").knobs()["members"] == "meco,macs:0.5,synflow:0.5"
+    assert ESTIMATORS.create("ensemble").knobs()["members"] == "meco,macs:0.5,synflow-cells,epe-nas:0.5"
