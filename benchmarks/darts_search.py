@@ -25,6 +25,7 @@ the runs it holds. Ends with one line per budget and search variant:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.estimator_correlation import DEFAULT_DATA  # noqa: E402
 from benchmarks.search_quality import Scorer, one_sided_p, search_order  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
+from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.io import atomic_write  # noqa: E402
 from monas.registry import ALGORITHMS  # noqa: E402
 from monas.search.config import SearchConfig  # noqa: E402
@@ -90,7 +92,12 @@ def variant_name(algorithm: str, crossover: float = 0.0) -> str:
 
 
 def settings_of(args) -> dict:
-    return {k: getattr(args, k) for k in SETTINGS}
+    """What a save file's runs depend on: the flags of ``SETTINGS`` and the estimator's
+    default options, so that runs of an estimator whose defaults changed (as the
+    ensemble's members did) are not resumed under its new defaults."""
+    factory = ESTIMATORS.get(args.estimator)
+    defaults = {name: p.default for name, p in inspect.signature(factory).parameters.items() if p.default is not p.empty}
+    return {**{k: getattr(args, k) for k in SETTINGS}, "estimator_defaults": json.loads(json.dumps(defaults, default=str))}
 
 
 def report(paths: list[str]) -> None:
@@ -130,7 +137,7 @@ def front_hv(reference: ReferenceFront, F: np.ndarray) -> float:
     return reference.hypervolume_ratio(F[non_dominated(F)])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--budgets", default="100,200")
@@ -143,13 +150,15 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--save", help="the runs' file (resumed when it exists)")
     p.add_argument("--report", nargs="+", metavar="FILE", help="print the tables of these save files and stop")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.report:
         return report(args.report)
     if not args.save:
         p.error("--save FILE is needed to run (or --report FILE ...)")
     if args.algorithm not in ALGORITHMS or args.algorithm == "random":
         p.error(f"--algorithm must be a search other than random (known: {', '.join(ALGORITHMS.names())})")
+    if args.estimator not in ESTIMATORS:
+        p.error(f"unknown estimator {args.estimator!r} (known: {', '.join(ESTIMATORS.names())})")
     if not 0.0 <= args.crossover <= 1.0:
         p.error(f"--crossover must be a probability in [0, 1], got {args.crossover}")
     args.seeds = [int(s) for s in args.seeds.split(",")]

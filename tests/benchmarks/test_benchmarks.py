@@ -17,7 +17,7 @@ from tests.conftest import ROOT, shared_data
 
 # Scripts whose main(argv) runs in this process: each spawned interpreter costs seconds of imports.
 IN_PROCESS = {"estimator_correlation.py": estimator_correlation, "ensemble_select.py": ensemble_select,
-              "search_quality.py": search_quality}
+              "search_quality.py": search_quality, "darts_search.py": darts_search}
 
 
 def run_in_process(script, *args):
@@ -301,7 +301,7 @@ def test_nb201_full_space_scores_a_prefix_resumes_it_and_joins_parts(tmp_path, c
     assert all(joined[key] == whole[key] for key in ("archs", "estimates", "truth", "macs", "space", "estimator_seed"))
 
 
-def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
+def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path):
     data, save = shared_data("cifar10"), tmp_path / "darts_search.json"
     args = ("--budgets", "4,8", "--pop-size", "4", "--estimator", "params", "--data-dir", str(data), "--save", str(save))
     lines = run("darts_search.py", "--seeds", "0", *args)
@@ -322,12 +322,18 @@ def test_darts_search_tiny_resumes_and_refuses_other_settings(tmp_path, monkeypa
     assert re.fullmatch(rf"budget=8 nsga2={NUMBER} random={NUMBER} p={NUMBER}", crossed[-2]), crossed
     assert re.fullmatch(rf"budget=8 nsga2\+ux0.9={NUMBER} random={NUMBER} p={NUMBER}", crossed[-1]), crossed
     assert any(line.startswith("| 8 | nsga2+ux0.9 | ") and "(n=2)" in line for line in crossed)  # both seeds reported
-    monkeypatch.setattr(sys, "argv", ["darts_search.py", "--report", str(save)])  # in process: it only reads the file
-    darts_search.main()
-    assert capsys.readouterr().out.strip().splitlines()[-4:] == crossed[-4:]
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "darts_search.py"), "--seeds", "0", *args[:2], "--pop-size", "5",
-                           *args[4:]], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1 and "was made with" in proc.stderr and json.loads(save.read_text())["runs"] == again
+    assert run("darts_search.py", "--report", str(save))[-4:] == crossed[-4:]
+    with pytest.raises(SystemExit, match="was made with"):
+        run("darts_search.py", "--seeds", "0", *args[:2], "--pop-size", "5", *args[4:])
+    doc = json.loads(save.read_text())
+    doc["settings"]["estimator_defaults"] = {"members": "an earlier default"}  # runs of an estimator whose defaults changed
+    save.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit, match="was made with"):
+        run("darts_search.py", "--seeds", "0,1,2", *args)
+    assert json.loads(save.read_text())["runs"] == again
+    with pytest.raises(SystemExit) as bad:
+        run("darts_search.py", "--estimator", "nope", "--save", str(tmp_path / "other.json"))
+    assert bad.value.code == 2 and not (tmp_path / "other.json").exists()
 
 
 def test_search_quality_reports_the_estimators_ceiling_when_every_network_is_estimated(tmp_path):
