@@ -13,7 +13,8 @@ the report looks it up in the table).
     python benchmarks/rwe_ablation.py --n-archs 300 --seed 1 --save rwe_ablation_seed1.json
 
 ``--first N`` keeps only the first N networks of the sample (the recorded tuning sample is
-the first 90 of ``--n-archs 300 --seed 1``).
+the first 90 of ``--n-archs 300 --seed 1``). The file is written after every network; run
+again with the same settings and ``--save``, it goes on after the networks it holds.
 
 The plain RWE of the paper is variant ``plain``, features ``final``, ridge. ``--sgd``
 adds SGD-trained softmax heads on per-stage features of 2,000 images, without and with
@@ -195,7 +196,81 @@ def balanced_prefix(labels: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([torch.nonzero(labels == c).flatten()[: n // classes] for c in range(classes)])
 
 
-def main() -> None:
+class Bench:
+    """What every network of one run is measured with: the scoring images and their
+    balanced training subsets, the cheap signals, the variants and whether SGD heads run."""
+
+    def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
+        images = load_dataset("cifar10", args.data_dir)
+        self.spec, self.device, self.variants, self.sgd = images.spec, device, args.variants.split(","), args.sgd
+        self.data = scoring_data(images, max(N_TRAIN), N_VAL, seed=args.seed).to(device)
+        self.subsets = {n: balanced_prefix(self.data.train_y, n) for n in N_TRAIN}
+        self.naswot = ESTIMATORS.create("naswot", seed=args.seed)
+        self.synflow = ESTIMATORS.create("synflow", seed=args.seed)
+        self.naswot_data = scoring_data(images, self.naswot.n_train, self.naswot.n_val, seed=args.seed).to(device)
+        self.space = SPACES.create("nb201")
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def measure(self, arch: str) -> dict:
+        """The row of ``arch``: its complexity, cheap signals, and every variant's head
+        errors and feature seconds."""
+        macs, params = count_complexity(self.space.build(arch, self.spec), self.spec)
+        row = {"arch": arch, "macs": macs, "params": params, "errors": {}, "seconds": {}}
+        build = lambda: self.space.build(arch, self.spec)  # noqa: E731
+        row["naswot"] = self.naswot.estimate(arch, build, self.naswot_data, self.device)
+        row["synflow"] = self.synflow.estimate(arch, build, self.naswot_data, self.device)
+        for name in self.variants:
+            self.measure_variant(name, arch, row)
+        return row
+
+    def measure_variant(self, name: str, arch: str, row: dict) -> None:
+        data, subsets = self.data, self.subsets
+        _, init, bn, seed, _ = VARIANTS[name]
+        net = probe(name, arch, self.spec).to(self.device)
+        grid = [(f, n, a) for f in FEATURES for n in N_TRAIN for a in ALPHAS] if name == "plain" else [
+            (f, 2000, 1e-3) for f in FEATURES
+        ]
+        # In eval mode features are per image: only the images a head reads are passed.
+        # In batch mode they depend on the batch, so every variant sees the same batches.
+        read = torch.arange(len(data.train_x), device=self.device)
+        if bn == "eval":
+            read = torch.cat([subsets[n] for _, n, _ in grid]).unique()
+        self.sync()
+        t0 = time.perf_counter()
+        initialise(net, init, data.train_x)
+        net = net.to(memory_format=torch.channels_last)
+        train_f = pooled_features(net, data.train_x[read])
+        val_f = pooled_features(net, data.val_x)
+        self.sync()
+        row["seconds"][name] = time.perf_counter() - t0
+        features = lambda f, keys, subset: torch.cat([f[key] for key in keys], 1)[torch.searchsorted(read, subset)]  # noqa: E731
+        val_features = lambda keys: torch.cat([val_f[key] for key in keys], 1)  # noqa: E731
+        for fset, n, alpha in grid:
+            tr, va = features(train_f, FEATURES[fset], subsets[n]), val_features(FEATURES[fset])
+            if not (torch.isfinite(tr).all() and torch.isfinite(va).all()):
+                error = 100.0
+            else:
+                error = ridge_error(tr, data.train_y[subsets[n]], va, data.val_y, alpha)
+            row["errors"][f"{name}|{fset}|ridge|{n}|{alpha:g}"] = error
+        subset = subsets[2000]
+        if self.sgd:
+            keys = FEATURES["stages"]
+            tr, va = features(train_f, keys, subset), val_features(keys)
+            row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
+            self.sync()
+            t0 = time.perf_counter()
+            copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(SGD_AUG_COPIES)]
+            self.sync()
+            row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
+            row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
+                [torch.cat([c[key] for key in keys], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
+        if name == "plain":
+            for fset in ("final", "stages"):
+                tr, va = features(train_f, FEATURES[fset], subset), val_features(FEATURES[fset])
+                row["errors"][f"plain|{fset}|logistic|2000|0.001"] = head_error("logistic", tr, data.train_y[subset], va, data.val_y, 1e-3)
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-archs", type=int, default=300)
     p.add_argument("--seed", type=int, default=1)
@@ -206,83 +281,36 @@ def main() -> None:
     p.add_argument("--sgd", action="store_true", help="also SGD heads, with and without augmentation, on per-stage "
                    "features of 2,000 images (augmented: SGD_AUG_COPIES extra forward passes of them)")
     p.add_argument("--first", type=int, help="only the first N networks of the sample")
-    p.add_argument("--save", required=True)
-    args = p.parse_args()
+    p.add_argument("--save", required=True, help="the results file; a run with the same settings resumes it")
+    args = p.parse_args(argv)
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
-        raise SystemExit(f"unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+        p.error(f"unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+    settings = {"seed": args.seed, "n_archs": args.n_archs, "variants": args.variants, "sgd": args.sgd, "n_val": N_VAL}
+    path = Path(args.save)
+    rows = resumed_rows(path, settings)
+    archs = sample_archs(args.n_archs, args.seed, load_table(args.table))[: args.first]
+    if [row["arch"] for row in rows[: len(archs)]] != archs[: len(rows)]:
+        raise SystemExit(f"{path} holds other networks than this sample's: was it made with another --table?")
     device = resolve_device(args.device)
-    table = load_table(args.table)
-    archs = sample_archs(args.n_archs, args.seed, table)[: args.first]
-    images = load_dataset("cifar10", args.data_dir)
-    spec = images.spec
-    data = scoring_data(images, max(N_TRAIN), N_VAL, seed=args.seed).to(device)
-    subsets = {n: balanced_prefix(data.train_y, n) for n in N_TRAIN}
-    naswot = ESTIMATORS.create("naswot", seed=args.seed)
-    synflow = ESTIMATORS.create("synflow", seed=args.seed)
-    naswot_data = scoring_data(images, naswot.n_train, naswot.n_val, seed=args.seed).to(device)
-    full_space = SPACES.create("nb201")
-    variants = args.variants.split(",")
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    rows, start_all = [], time.perf_counter()
-    for k, arch in enumerate(archs):
-        macs, params = count_complexity(full_space.build(arch, spec), spec)
-        row = {"arch": arch, "macs": macs, "params": params, "errors": {}, "seconds": {}}
-        build = lambda: full_space.build(arch, spec)  # noqa: E731
-        row["naswot"] = naswot.estimate(arch, build, naswot_data, device)
-        row["synflow"] = synflow.estimate(arch, build, naswot_data, device)
-        for name in variants:
-            _, init, bn, seed, _ = VARIANTS[name]
-            net = probe(name, arch, spec).to(device)
-            grid = [(f, n, a) for f in FEATURES for n in N_TRAIN for a in ALPHAS] if name == "plain" else [
-                (f, 2000, 1e-3) for f in FEATURES
-            ]
-            # In eval mode features are per image: only the images a head reads are passed.
-            # In batch mode they depend on the batch, so every variant sees the same batches.
-            read = torch.arange(len(data.train_x), device=device)
-            if bn == "eval":
-                read = torch.cat([subsets[n] for _, n, _ in grid]).unique()
-            sync()
-            t0 = time.perf_counter()
-            initialise(net, init, data.train_x)
-            net = net.to(memory_format=torch.channels_last)
-            train_f = pooled_features(net, data.train_x[read])
-            val_f = pooled_features(net, data.val_x)
-            sync()
-            row["seconds"][name] = time.perf_counter() - t0
-            for fset, n, alpha in grid:
-                tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[torch.searchsorted(read, subsets[n])]
-                va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
-                if not (torch.isfinite(tr).all() and torch.isfinite(va).all()):
-                    error = 100.0
-                else:
-                    error = ridge_error(tr, data.train_y[subsets[n]], va, data.val_y, alpha)
-                row["errors"][f"{name}|{fset}|ridge|{n}|{alpha:g}"] = error
-            if args.sgd:
-                fset, subset = FEATURES["stages"], subsets[2000]
-                tr = torch.cat([train_f[key] for key in fset], 1)[torch.searchsorted(read, subset)]
-                va = torch.cat([val_f[key] for key in fset], 1)
-                row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
-                sync()
-                t0 = time.perf_counter()
-                copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(SGD_AUG_COPIES)]
-                sync()
-                row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
-                row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
-                    [torch.cat([c[key] for key in fset], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
-            if name == "plain":
-                for fset in ("final", "stages"):
-                    tr = torch.cat([train_f[key] for key in FEATURES[fset]], 1)[torch.searchsorted(read, subsets[2000])]
-                    va = torch.cat([val_f[key] for key in FEATURES[fset]], 1)
-                    row["errors"][f"plain|{fset}|logistic|2000|0.001"] = head_error(
-                        "logistic", tr, data.train_y[subsets[2000]], va, data.val_y, 1e-3
-                    )
-        rows.append(row)
-        if (k + 1) % 10 == 0 or k + 1 == len(archs):  # partial results survive a time limit
-            print(f"{k + 1}/{len(archs)} networks, {time.perf_counter() - start_all:.0f}s", file=sys.stderr, flush=True)
-            atomic_write(Path(args.save), json.dumps({"seed": args.seed, "device": str(device), "n_val": N_VAL, "rows": rows}))
+    bench, start_all = Bench(args, device), time.perf_counter()
+    for k, arch in enumerate(archs[len(rows):], len(rows)):
+        rows.append(bench.measure(arch))
+        atomic_write(path, json.dumps({**settings, "device": str(device), "rows": rows}))
+        print(f"{k + 1}/{len(archs)} networks, {time.perf_counter() - start_all:.0f}s", file=sys.stderr, flush=True)
     print(f"saved {len(rows)} networks to {args.save} in {time.perf_counter() - start_all:.0f}s on {device}")
+
+
+def resumed_rows(path: Path, settings: dict) -> list[dict]:
+    """The rows of an earlier run with the same ``settings`` saved at ``path`` (none when
+    it does not exist); SystemExit when it was made otherwise."""
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    made_with = {key: doc.get(key) for key in settings}
+    if made_with != settings:
+        raise SystemExit(f"{path} was made with {made_with}, not {settings}: give another --save")
+    return doc["rows"]
 
 
 if __name__ == "__main__":

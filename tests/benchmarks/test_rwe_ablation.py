@@ -1,11 +1,16 @@
 """The SGD heads of the RWE ablation learn what is learnable and nothing else; a widened
-probe is the same cell with more channels."""
+probe is the same cell with more channels; a run resumes its file and refuses another's."""
+import json
+
+import pytest
 import torch
 from torch import nn
 
+from benchmarks import rwe_ablation
 from benchmarks.rwe_ablation import FEATURES, augmented, pooled_features, probe, sgd_error
 from monas.data import load_dataset
 from monas.estimators.heads import ridge_error
+from tests.conftest import shared_data
 
 
 def blobs(n, seed, classes=4, dim=16):
@@ -52,3 +57,21 @@ def test_a_widened_probe_has_twice_the_channels_and_scores_run():
     stages = torch.cat([features["wide"][key] for key in FEATURES["stages"]], 1)
     error = ridge_error(stages[:40], labels[:40], stages[40:], labels[40:], 1e-3)
     assert 0 <= error <= 100 and torch.isfinite(stages).all()
+
+
+def test_a_run_resumes_its_file_one_network_at_a_time_and_refuses_another_runs(tmp_path, capsys):
+    data, table, save = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv"), tmp_path / "ablation.json"
+    args = ["--n-archs", "20", "--variants", "init=lsuv+bn=eval+cells=1", "--data-dir", str(data), "--table", str(table),
+            "--save", str(save)]
+    rwe_ablation.main([*args, "--first", "1"])
+    first = json.loads(save.read_text())["rows"]
+    rwe_ablation.main([*args, "--first", "2"])
+    rows = json.loads(save.read_text())["rows"]
+    assert len(rows) == 2 and rows[0] == first[0] and rows[0]["arch"] != rows[1]["arch"]
+    assert all(0 <= e <= 100 for row in rows for e in row["errors"].values())
+    err = capsys.readouterr().err
+    assert "1/1 networks" in err and "2/2 networks" in err and "1/2 networks" not in err  # the first was not measured again
+    before = save.read_text()
+    with pytest.raises(SystemExit, match="was made with"):
+        rwe_ablation.main([*args[:-2], "--sgd", "--save", str(save)])
+    assert save.read_text() == before
