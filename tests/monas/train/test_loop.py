@@ -1,8 +1,11 @@
+import itertools
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from monas.train import loop
 from monas.train.loop import CHECKPOINT, METRICS, TrainConfig, TrainingStateError, train
 from search_spaces.darts.genotypes import parse_genotype
 from search_spaces.darts.model import NetworkCIFAR
@@ -109,11 +112,14 @@ def test_stopper_sees_every_evaluation_and_stops_training():
     assert rows == result.history and result.test_accuracy == rows[-1]["accuracy"]
 
 
-def test_time_budget_fits_the_schedule_and_stops():
+def test_time_budget_fits_the_schedule_and_stops(monkeypatch):
+    ticks = itertools.count()
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: next(ticks) / 16))  # a step takes 1/16 s
     config = TrainConfig(**{**FAST, "epochs": 1000}, time_budget=1.0)
     result = train(network(auxiliary=False), data(), data(16, seed=1), config, CPU)
-    assert 1.0 <= result.train_seconds < 30 and result.epochs < 1000
-    assert 0 <= result.history[-1]["lr"] < config.lr
+    assert result.steps == 16 and result.epochs == 4 and result.train_seconds == 1.0
+    rates = [row["lr"] for row in result.history]
+    assert rates == sorted(rates, reverse=True) and 0 <= rates[-1] < 0.1 * config.lr  # the schedule ran its course
 
 
 def test_max_steps_stops_without_changing_the_schedule():
