@@ -25,7 +25,6 @@ the runs it holds. Ends with one line per budget and search variant:
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -37,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.estimator_correlation import DEFAULT_DATA  # noqa: E402
 from benchmarks.search_quality import Scorer, one_sided_p, search_order  # noqa: E402
+from monas.cli.common import option_defaults  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.io import atomic_write  # noqa: E402
@@ -95,8 +95,7 @@ def settings_of(args) -> dict:
     """What a save file's runs depend on: the flags of ``SETTINGS`` and the estimator's
     default options, so that runs of an estimator whose defaults changed (as the
     ensemble's members did) are not resumed under its new defaults."""
-    factory = ESTIMATORS.get(args.estimator)
-    defaults = {name: p.default for name, p in inspect.signature(factory).parameters.items() if p.default is not p.empty}
+    defaults = option_defaults(ESTIMATORS.get(args.estimator))
     return {**{k: getattr(args, k) for k in SETTINGS}, "estimator_defaults": json.loads(json.dumps(defaults, default=str))}
 
 
