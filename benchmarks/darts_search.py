@@ -34,9 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.estimator_correlation import DEFAULT_DATA  # noqa: E402
+from benchmarks.estimator_correlation import DEFAULT_DATA, resolved_options  # noqa: E402
 from benchmarks.search_quality import Scorer, one_sided_p, search_order  # noqa: E402
-from monas.cli.common import option_defaults  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.io import atomic_write  # noqa: E402
@@ -95,8 +94,7 @@ def settings_of(args) -> dict:
     """What a save file's runs depend on: the flags of ``SETTINGS`` and the estimator's
     default options, so that runs of an estimator whose defaults changed (as the
     ensemble's members did) are not resumed under its new defaults."""
-    defaults = option_defaults(ESTIMATORS.get(args.estimator))
-    return {**{k: getattr(args, k) for k in SETTINGS}, "estimator_defaults": json.loads(json.dumps(defaults, default=str))}
+    return {**{k: getattr(args, k) for k in SETTINGS}, "estimator_defaults": resolved_options(args.estimator, {})}
 
 
 def report(paths: list[str]) -> None:

@@ -39,7 +39,7 @@ from scipy.stats import kendalltau, spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monas.accuracy_table import DEFAULT_NB201_TABLE, TableError, load_table  # noqa: E402
-from monas.cli.common import parse_options  # noqa: E402
+from monas.cli.common import option_defaults, parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
 from monas.data import load_dataset, scoring_data  # noqa: E402
 from monas.estimators import ESTIMATORS  # noqa: E402
@@ -86,6 +86,12 @@ def darts_sample(n: int | None, seed: int, path: str) -> tuple[list[str], np.nda
     return [r["genotype"] for r in rows], np.array([float(r[DARTS_TRUTH]) for r in rows])
 
 
+def resolved_options(name: str, options: dict) -> dict:
+    """Every option of estimator ``name`` as it will run: its defaults (``seed`` aside)
+    updated by ``options``, in JSON's types (as a save file holds them)."""
+    return json.loads(json.dumps({**option_defaults(ESTIMATORS.get(name), ("seed",)), **options}, default=str))
+
+
 class Scorer:
     """Scores networks of one space with named estimators on CIFAR-10, keeping the
     estimates in a JSON file (when given) that a later run resumes from."""
@@ -106,11 +112,20 @@ class Scorer:
             if old.get("archs") != archs or old.get("estimator_seed") != self.seed:
                 raise SystemExit(f"{self.save} holds other networks or another seed; use another --save file")
             self.doc["estimates"], self.doc["seconds"] = old["estimates"], old["seconds"]
+            self.doc["estimator_options"] = old.get("estimator_options", {})
 
     def score(self, name: str, options: dict) -> tuple[np.ndarray, float]:
         """(estimates, seconds per network) of estimator ``name`` on every network."""
         archs = self.doc["archs"]
         done = self.doc["estimates"].setdefault(name, [])
+        # Estimates are kept with the options they were made with, defaults included, so a
+        # changed default is not resumed into them; files from before this record none.
+        recorded, options_now = self.doc.setdefault("estimator_options", {}), resolved_options(name, options)
+        if not done:
+            recorded[name] = options_now
+        elif recorded.get(name, options_now) != options_now:
+            raise SystemExit(f"{self.save} holds {name} estimates made with {recorded[name]}, not {options_now}; "
+                             "use another --save file")
         spent = self.doc["seconds"].get(name, 0.0) * len(done)
         if len(done) < len(archs):
             estimator = ESTIMATORS.create(name, seed=self.seed, **options)

@@ -20,6 +20,9 @@ reports it:
     OMP_NUM_THREADS=1 python benchmarks/nb201_full_space.py --part 1/2 --save /tmp/p1.json
     python benchmarks/nb201_full_space.py --join /tmp/p0.json /tmp/p1.json --save all.json
 
+Before it, ``top: best50_true=<mean true accuracy of the 50 best-rated cells>
+best50_possible=<that of the truly best 50> kendall_in_true_top_tenth=<t>`` says how well
+the estimator orders the top of the space, which a search's front is made of.
 Last line: ``n=<cells scored> kendall=<t> spearman=<r> kendall_within_macs=<t> sec_per_arch=<s>``.
 """
 from __future__ import annotations
@@ -37,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH, Scorer, kendall_within_quintiles, sample_archs  # noqa: E402
 from benchmarks.search_quality import macs_of_every_network  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
+from monas.cli.common import parse_options  # noqa: E402
+from monas.estimators import ESTIMATORS  # noqa: E402
 from monas.io import atomic_write  # noqa: E402
 from monas.search.config import SearchConfig  # noqa: E402
 
@@ -64,7 +69,8 @@ def join_parts(paths: list[str], archs: list[str]) -> dict:
     names = set(first["estimates"])
     position: dict[str, tuple[dict, int]] = {}
     for path, doc in zip(paths, docs):
-        if doc.get("estimator_seed") != first.get("estimator_seed") or set(doc["estimates"]) != names:
+        if (doc.get("estimator_seed"), doc.get("estimator_options")) != (first.get("estimator_seed"), first.get("estimator_options")) \
+                or set(doc["estimates"]) != names:
             raise SystemExit(f"{path} was scored with other estimators or another seed than {paths[0]}")
         if any(len(values) != len(doc["archs"]) for values in doc["estimates"].values()):
             raise SystemExit(f"{path} is not finished: run its --part again with the same --save")
@@ -75,6 +81,7 @@ def join_parts(paths: list[str], archs: list[str]) -> dict:
     if set(position) != set(archs):
         raise SystemExit(f"the part files hold {len(position)} cells, not the {len(archs)} of the permutation")
     joined = {key: first[key] for key in ("space", "estimator_seed")}
+    joined["estimator_options"] = first.get("estimator_options", {})
     joined["archs"] = archs
     for key in ("truth", "macs"):
         joined[key] = [position[a][0][key][position[a][1]] for a in archs]
@@ -83,8 +90,16 @@ def join_parts(paths: list[str], archs: list[str]) -> dict:
     return joined
 
 
+TOP = 50
+
+
 def report(estimates: np.ndarray, truth: np.ndarray, macs: np.ndarray, seconds: float) -> None:
+    """The top of the ranking (what a search's front is made of), then the last line."""
     score = -estimates
+    best = np.argsort(estimates, kind="stable")[:TOP]
+    top_tenth = truth >= np.quantile(truth, 0.9)
+    print(f"top: best{TOP}_true={truth[best].mean():.2f} best{TOP}_possible={np.sort(truth)[::-1][:TOP].mean():.2f} "
+          f"kendall_in_true_top_tenth={kendalltau(score[top_tenth], truth[top_tenth])[0]:.4f}")
     print(f"n={len(score)} kendall={kendalltau(score, truth)[0]:.4f} spearman={spearmanr(score, truth)[0]:.4f} "
           f"kendall_within_macs={kendall_within_quintiles(score, truth, macs):.4f} sec_per_arch={seconds:.4f}")
 
@@ -93,12 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--save", required=True, help="JSON file of the estimates (resumed when it exists)")
     p.add_argument("--estimator", default=SearchConfig.estimator, help="default: monas's default estimator")
+    p.add_argument("-E", "--estimator-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--n", type=int, default=N_CELLS, help="score only the first N cells of the permutation")
     p.add_argument("--part", type=parse_part, help="I/N: score only every N-th of those cells, from the I-th")
     p.add_argument("--join", nargs="+", metavar="PART", help="write these --part save files as one --save file")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
+    options = parse_options(args.estimator_option, ESTIMATORS.get(args.estimator), "estimator", reserved=("seed",))
     table = load_table(str(DEFAULT_NB201_TABLE))
     archs = sample_archs(N_CELLS, 0, table)[: args.n]
     if args.join:
@@ -116,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     macs = macs_of_every_network(scorer.space, scorer.images.spec, archs)
     macs = np.array([macs[a] for a in archs])
     scorer.resume(archs, {"space": "nb201", "truth": truth.tolist(), "macs": macs.tolist()})
-    estimates, seconds = scorer.score(args.estimator, {})
+    estimates, seconds = scorer.score(args.estimator, options)
     report(estimates, truth, macs, seconds)
 
 

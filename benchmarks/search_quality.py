@@ -38,7 +38,7 @@ from scipy.stats import mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH  # noqa: E402
+from benchmarks.estimator_correlation import DEFAULT_DATA, TRUTH, resolved_options  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 from monas.cli.common import parse_options  # noqa: E402
 from monas.complexity import count_complexity  # noqa: E402
@@ -116,10 +116,11 @@ class Scorer:
         recorded_options = doc.get("estimator_options", {}).get(self.name, {})
         if doc.get("space") != self.space_name or doc.get("estimator_seed") != self.seed or values is None:
             raise SystemExit(f"{path} holds no {self.space_name} estimates of {self.name} with estimator seed {self.seed}")
-        # An option the file does not record (its default then) is checked by the recomputed estimates below.
-        for key in sorted(recorded_options.keys() & self.options.keys()):
-            if recorded_options[key] != self.options[key]:
-                raise SystemExit(f"{path} was made with {self.name} {key}={recorded_options[key]}, not {self.options[key]}")
+        # An option the file does not record is checked by the recomputed estimates below.
+        options_now = resolved_options(self.name, self.options)
+        for key in sorted(recorded_options.keys() & options_now.keys()):
+            if recorded_options[key] != options_now[key]:
+                raise SystemExit(f"{path} was made with {self.name} {key}={recorded_options[key]}, not {options_now[key]}")
         archs = doc["archs"][: len(values)]
         for i in np.linspace(0, len(archs) - 1, CHECKED_ESTIMATES).astype(int) if archs else []:
             again = self(archs[i])

@@ -51,7 +51,14 @@ def test_estimator_correlation_tiny(tmp_path):
                 "-S", "channels=4", "-S", "cells_per_stage=1", "--save", str(tmp_path / "scores.json"))
     pattern = r"estimator={} kendall=-?\d\.\d+ spearman=-?\d\.\d+ kendall_within_macs=(-?\d\.\d+|nan) sec_per_arch=\d+\.\d+"
     assert re.fullmatch(pattern.format("params"), lines[-2]) and re.fullmatch(pattern.format("rwe"), lines[-1])
-    assert (tmp_path / "scores.json").exists()
+    saved = (tmp_path / "scores.json").read_text()
+    recorded = json.loads(saved)["estimator_options"]["rwe"]
+    assert recorded["n_train"] == 100 and recorded["n_val"] == 50 and len(recorded) > 2  # the defaults too
+    with pytest.raises(SystemExit, match="holds rwe estimates made with"):  # not resumed with another setting
+        run("estimator_correlation.py", "--n-archs", "6", "--estimators", "params,rwe", "--data-dir", str(data),
+            "--table", str(table), "-E", "rwe:n_train=120", "-E", "rwe:n_val=50",
+            "-S", "channels=4", "-S", "cells_per_stage=1", "--save", str(tmp_path / "scores.json"))
+    assert (tmp_path / "scores.json").read_text() == saved
 
 
 def test_estimator_correlation_resumes_and_scores_darts_networks(tmp_path):
@@ -270,6 +277,15 @@ def test_darts_mobile_macs_tiny():
     match = re.fullmatch(r"difference_min=(\d+\.\d+) difference_max=(\d+\.\d+) proxy_ratio_min=\d+\.\d+ proxy_ratio_max=\d+\.\d+",
                          lines[-1])
     assert match and match.group(1) == match.group(2)  # the genotype-independent difference of the README
+
+
+def test_nb201_full_space_reports_the_top_of_the_ranking(capsys):
+    truth, macs = np.arange(60.0), np.ones(60)
+    nb201_full_space.report(-truth, truth, macs, 0.1)  # a perfect estimator (lower estimate = better)
+    nb201_full_space.report(truth, truth, macs, 0.1)  # a reversed one
+    perfect, reversed_ = capsys.readouterr().out.splitlines()[::2]
+    assert perfect == "top: best50_true=34.50 best50_possible=34.50 kendall_in_true_top_tenth=1.0000"
+    assert reversed_ == "top: best50_true=24.50 best50_possible=34.50 kendall_in_true_top_tenth=-1.0000"
 
 
 def test_nb201_full_space_scores_a_prefix_resumes_it_and_joins_parts(tmp_path, capsys):
