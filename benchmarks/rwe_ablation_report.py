@@ -2,11 +2,18 @@
 with trained accuracy, and combinations with cheap signals fitted on one sample and
 scored on another.
 
-    python benchmarks/rwe_ablation_report.py TUNE.json [REPORT.json] [--table CSV]
+    python benchmarks/rwe_ablation_report.py TUNE.json [REPORT.json] [--table CSV] [--ensemble FILE]
 
 Every RWE setting is ranked on TUNE; the weights of the combinations (a z-scored
 sum of -error, log params and NASWOT) are chosen on TUNE and applied unchanged to
-REPORT, so REPORT's figures are out of sample.
+REPORT, so REPORT's figures are out of sample. TUNE (or REPORT) may name several
+results files of the same sample, comma-separated (runs of different variants): they
+are merged network by network, over the networks all of them hold.
+
+``--ensemble FILE`` (an ``estimator_correlation.py`` or ``nb201_full_space.py`` save
+file holding an ``ensemble`` estimate of every network) adds the table that decides
+whether an RWE setting joins an ensemble: the ensemble's log rank shares plus w times
+the setting's, w chosen on TUNE, against the ensemble alone.
 """
 from __future__ import annotations
 
@@ -25,12 +32,30 @@ from benchmarks.estimator_correlation import TRUTH, kendall_within_quintiles  # 
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+# An RWE setting beside a whole ensemble (its members' weights sum to about 3): small weights too.
+ENSEMBLE_WEIGHTS = (0.05, 0.1, 0.25, 0.5, 1.0)
 
 
-def load(path: str, table) -> dict:
-    """Per-network arrays: truth (from ``table``), macs, params, naswot, synflow, and every RWE error."""
-    doc = json.loads(Path(path).read_text())
-    rows = doc["rows"]
+def merged_rows(paths: str) -> list[dict]:
+    """The rows of the comma-separated results files ``paths``, merged network by network
+    (errors and seconds united) over the networks every file holds; SystemExit when the
+    files hold different samples."""
+    docs = [json.loads(Path(path).read_text())["rows"] for path in paths.split(",")]
+    n = min(len(rows) for rows in docs)
+    rows = [dict(row, errors=dict(row["errors"]), seconds=dict(row["seconds"])) for row in docs[0][:n]]
+    for path, other in zip(paths.split(",")[1:], docs[1:]):
+        if [r["arch"] for r in other[:n]] != [r["arch"] for r in rows]:
+            raise SystemExit(f"{path} holds another sample than {paths.split(',')[0]}")
+        for row, extra in zip(rows, other):
+            row["errors"].update(extra["errors"])
+            row["seconds"].update(extra["seconds"])
+    return rows
+
+
+def load(paths: str, table, ensemble: dict[str, float] | None = None) -> dict:
+    """Per-network arrays: truth (from ``table``), macs, params, naswot, synflow, every
+    RWE error, and the ``ensemble`` estimate (lower is better) when given."""
+    rows = merged_rows(paths)
     keys = sorted(set.intersection(*(set(r["errors"]) for r in rows)))
     out = {k: np.array([r[k] for r in rows], dtype=float) for k in ("macs", "params", "naswot", "synflow")}
     out["truth"] = np.array([table.value(r["arch"], TRUTH) for r in rows])
@@ -38,7 +63,21 @@ def load(path: str, table) -> dict:
     variants = sorted({k.split("|")[0] for k in keys})
     out["seconds"] = {v: float(np.mean([r["seconds"][v] for r in rows])) for v in variants}
     out["n"] = len(rows)
+    if ensemble is not None:
+        missing = [r["arch"] for r in rows if r["arch"] not in ensemble]
+        if missing:
+            raise SystemExit(f"the --ensemble file has no estimate of {missing[0]}")
+        out["ensemble"] = np.array([ensemble[r["arch"]] for r in rows])
     return out
+
+
+def ensemble_estimates(path: str) -> dict[str, float]:
+    """{arch: ensemble estimate} of an ``estimator_correlation.py`` / ``nb201_full_space.py`` save file."""
+    doc = json.loads(Path(path).read_text())
+    values = doc.get("estimates", {}).get("ensemble")
+    if values is None:
+        raise SystemExit(f"{path} holds no ensemble estimates")
+    return dict(zip(doc["archs"], values))
 
 
 def metrics(score: np.ndarray, d: dict) -> tuple[float, float, float]:
@@ -74,15 +113,17 @@ def signals(d: dict, key: str) -> dict[str, np.ndarray]:
     return {"params": d["params"], "naswot": -d["naswot"], "synflow": -d["synflow"], "rwe": -d["errors"][key]}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("tune")
     p.add_argument("report", nargs="?")
     p.add_argument("--table", default=str(DEFAULT_NB201_TABLE))
-    args = p.parse_args()
+    p.add_argument("--ensemble", help="a save file with every network's ensemble estimate: does an RWE setting improve it?")
+    args = p.parse_args(argv)
     table = load_table(args.table)
-    tune = load(args.tune, table)
-    report = load(args.report, table) if args.report else None
+    ensemble = ensemble_estimates(args.ensemble) if args.ensemble else None
+    tune = load(args.tune, table, ensemble)
+    report = load(args.report, table, ensemble) if args.report else None
     print(f"tuning sample: {tune['n']} networks ({args.tune})" + (f"; report sample: {report['n']} ({args.report})" if report else ""))
     print("| setting (variant / features / head / n_train / alpha) | Kendall | Spearman | Kendall within MACs | s / network (GPU, features) |" + (" report Kendall | report within |" if report else ""))
     print("|---|---|---|---|---|" + ("---|---|" if report else ""))
@@ -131,6 +172,54 @@ def main() -> None:
                     r = metrics(sum(log_rank(signals(report, key)[m]) for m in members), report)
                     line += f" {r[0]:.3f} | {r[1]:.3f} | {r[2]:.3f} |"
                 print(line)
+    if ensemble is not None:
+        ensemble_gains(tune, report, args.ensemble)
+
+
+def ensemble_gains(tune: dict, report: dict | None, path: str) -> None:
+    """Per RWE setting: Kendall of the ensemble's log rank shares plus w times the
+    setting's (w > 0 chosen on ``tune``) against the ensemble alone, on ``tune`` and,
+    where it holds the setting, on ``report``; best gain first, then one result line."""
+    def kendall(d: dict, key: str | None, w: float) -> float:
+        score = log_rank(-d["ensemble"]) + (w * log_rank(-d["errors"][key]) if key else 0.0)
+        return float(kendalltau(score, d["truth"])[0])
+
+    base = {"tune": kendall(tune, None, 0.0), "report": kendall(report, None, 0.0) if report else None}
+    print(f"\nThe ensemble of {path} plus one RWE setting (log rank shares, w chosen on the tuning sample); "
+          f"the ensemble alone: tune Kendall {base['tune']:.3f}" + (f", report {base['report']:.3f}" if report else ""))
+    print("| RWE setting | w | tune Kendall | tune gain |" + (" report Kendall | report gain |" if report else ""))
+    print("|---|---|---|---|" + ("---|---|" if report else ""))
+    gains = []
+    for key in tune["errors"]:
+        w = max(ENSEMBLE_WEIGHTS, key=lambda w: kendall(tune, key, w))
+        t = kendall(tune, key, w)
+        r = kendall(report, key, w) if report and key in report["errors"] else None
+        gains.append((t - base["tune"], key, w, t, r))
+    for gain, key, w, t, r in sorted(gains, reverse=True):
+        line = f"| {key.replace('|', ' / ')} | {w} | {t:.3f} | {gain:+.3f} |"
+        if report:
+            line += f" {r:.3f} | {r - base['report']:+.3f} |" if r is not None else " - | - |"
+        print(line)
+    gain, key, w, _, r = max(gains, key=lambda g: g[0])
+    line = f"best_tune_gain={gain:.4f} setting={key} n_tune={tune['n']}"
+    if r is not None:
+        low, high = bootstrap_gain(report, key, w)
+        line += f" report_gain={r - base['report']:.4f} report_gain_90=[{low:.4f},{high:.4f}] n_report={report['n']}"
+    print(line)
+
+
+def bootstrap_gain(d: dict, key: str, w: float, resamples: int = 1000) -> tuple[float, float]:
+    """90 % interval of the Kendall gain of adding ``w`` times setting ``key``'s log rank
+    shares to the ensemble's on sample ``d``: networks resampled with replacement (seed 0),
+    ranks kept from the whole sample."""
+    alone = log_rank(-d["ensemble"])
+    joined = alone + w * log_rank(-d["errors"][key])
+    rng = np.random.default_rng(0)
+    gains = []
+    for _ in range(resamples):
+        i = rng.integers(0, d["n"], d["n"])
+        gains.append(kendalltau(joined[i], d["truth"][i])[0] - kendalltau(alone[i], d["truth"][i])[0])
+    return tuple(np.percentile(gains, [5, 95]))
 
 
 if __name__ == "__main__":

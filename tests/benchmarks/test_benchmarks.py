@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import darts_search, ensemble_select, estimator_correlation, nb201_full_space, search_quality
+from benchmarks import darts_search, ensemble_select, estimator_correlation, nb201_full_space, rwe_ablation_report, search_quality
 from benchmarks.estimator_correlation import sample_archs
 from monas.accuracy_table import load_table
 from tests.conftest import ROOT, shared_data
@@ -17,7 +17,8 @@ from tests.conftest import ROOT, shared_data
 
 # Scripts whose main(argv) runs in this process: each spawned interpreter costs seconds of imports.
 IN_PROCESS = {"estimator_correlation.py": estimator_correlation, "ensemble_select.py": ensemble_select,
-              "search_quality.py": search_quality, "darts_search.py": darts_search}
+              "search_quality.py": search_quality, "darts_search.py": darts_search,
+              "rwe_ablation_report.py": rwe_ablation_report}
 
 
 def run_in_process(script, *args):
@@ -156,6 +157,48 @@ def test_rwe_ablation_report_on_recorded_results():
                 str(results / "rwe_ablation_nb201_seed0.json"), "--table", str(table))
     assert any(line.startswith("| #params |") for line in lines)
     assert any(line.startswith("| plain / final / ridge / 2000 / 0.001 |") for line in lines)
+
+
+def test_rwe_ablation_report_merges_runs_and_weighs_an_ensemble(tmp_path):
+    table = shared_data("nb201", "nb201_accuracy.csv")
+    doc = json.loads((ROOT / "benchmarks" / "results" / "rwe_ablation_nb201_seed1.json").read_text())
+    rows = doc["rows"][:30]
+
+    def part(name, variants, n=len(rows)):  # the rows with only ``variants``' errors and seconds
+        keep = lambda d: {k: v for k, v in d.items() if k.split("|")[0] in variants}  # noqa: E731
+        path = tmp_path / name
+        path.write_text(json.dumps({**doc, "rows": [dict(r, errors=keep(r["errors"]), seconds=keep(r["seconds"])) for r in rows[:n]]}))
+        return str(path)
+
+    whole = part("whole.json", {"plain", "bn=eval"})
+    merged = ",".join([part("a.json", {"plain"}), part("b.json", {"bn=eval"}, n=20)])
+    truth = {r["arch"]: load_table(table).value(r["arch"], estimator_correlation.TRUTH) for r in rows}
+    perfect = tmp_path / "ensemble.json"  # ranks exactly as the trained accuracy does
+    perfect.write_text(json.dumps({"archs": list(truth), "estimates": {"ensemble": [-v for v in truth.values()]}}))
+    lines = run("rwe_ablation_report.py", merged, "--table", str(table), "--ensemble", str(perfect))
+    assert lines[0].startswith("tuning sample: 20 networks")  # the networks both files hold
+    assert any(line.startswith("| bn=eval / stages / ridge / 2000 / 0.001 |") for line in lines)
+    assert any(line.startswith("| plain / final / ridge / 4000 / 0.1 |") for line in lines)
+    assert any(line.endswith("the ensemble alone: tune Kendall 1.000") for line in lines)
+    gain = re.fullmatch(r"best_tune_gain=(-?\d\.\d+) setting=\S+ n_tune=20", lines[-1])
+    assert gain and float(gain.group(1)) <= 0  # nothing improves a perfect ranking
+    perfect.write_text(json.dumps({"archs": list(truth), "estimates": {"ensemble": list(truth.values())}}))
+    reversed_lines = run("rwe_ablation_report.py", merged, "--table", str(table), "--ensemble", str(perfect))
+    assert any(line.endswith("the ensemble alone: tune Kendall -1.000") for line in reversed_lines)
+    assert float(reversed_lines[-1].split()[0].split("=")[1]) > 0  # any informative setting improves the worst one
+    same = run("rwe_ablation_report.py", whole, "--table", str(table))
+    assert same[1:] == run("rwe_ablation_report.py", ",".join([part("c.json", {"plain"}), part("d.json", {"bn=eval"})]),
+                           "--table", str(table))[1:]
+    shifted = tmp_path / "shifted.json"
+    shifted.write_text(json.dumps({**doc, "rows": doc["rows"][1:31]}))
+    with pytest.raises(SystemExit, match="holds another sample than"):
+        rwe_ablation_report.main([f"{whole},{shifted}", "--table", str(table)])
+    perfect.write_text(json.dumps({"archs": list(truth)[1:], "estimates": {"ensemble": list(truth.values())[1:]}}))
+    with pytest.raises(SystemExit, match="has no estimate of"):
+        rwe_ablation_report.main([whole, "--table", str(table), "--ensemble", str(perfect)])
+    perfect.write_text(json.dumps({"archs": list(truth), "estimates": {"meco": list(truth.values())}}))
+    with pytest.raises(SystemExit, match="holds no ensemble estimates"):
+        rwe_ablation_report.main([whole, "--table", str(table), "--ensemble", str(perfect)])
 
 
 NUMBER = r"(\d(?:\.\d+)?(?:e-\d+)?)"
