@@ -176,51 +176,62 @@ def main(argv: list[str] | None = None) -> None:
         ensemble_gains(tune, report, args.ensemble)
 
 
-def ensemble_gains(tune: dict, report: dict | None, path: str) -> None:
-    """Per RWE setting: Kendall of the ensemble's log rank shares plus w times the
-    setting's (w > 0 chosen on ``tune``) against the ensemble alone, on ``tune`` and,
-    where it holds the setting, on ``report``; best gain first, then one result line."""
-    def kendall(d: dict, key: str | None, w: float) -> float:
-        score = log_rank(-d["ensemble"]) + (w * log_rank(-d["errors"][key]) if key else 0.0)
-        return float(kendalltau(score, d["truth"])[0])
+def candidates(d: dict) -> dict[str, np.ndarray]:
+    """Scores (higher = better) that may join the ensemble: every RWE setting, and as
+    controls the cheap signals and seeded random numbers."""
+    controls = {"control: #params": d["params"], "control: naswot": -d["naswot"], "control: synflow": -d["synflow"],
+                "control: random numbers": np.random.default_rng(0).normal(size=d["n"])}
+    return {**{key: -err for key, err in d["errors"].items()}, **controls}
 
-    base = {"tune": kendall(tune, None, 0.0), "report": kendall(report, None, 0.0) if report else None}
+
+def joined_kendall(d: dict, score: np.ndarray | None, w: float) -> float:
+    """Kendall of the ensemble's log rank shares plus ``w`` times ``score``'s on sample ``d``."""
+    total = log_rank(-d["ensemble"]) + (w * log_rank(score) if score is not None else 0.0)
+    return float(kendalltau(total, d["truth"])[0])
+
+
+def ensemble_gains(tune: dict, report: dict | None, path: str) -> None:
+    """Per RWE setting (and per control): Kendall of the ensemble's log rank shares plus
+    w times the setting's (w > 0 chosen on ``tune``) against the ensemble alone, on
+    ``tune`` and, where it holds the setting, on ``report``; best gain first, then one
+    result line for the best RWE setting on ``tune`` (ties: the first by name)."""
+    base = {"tune": joined_kendall(tune, None, 0.0), "report": joined_kendall(report, None, 0.0) if report else None}
     print(f"\nThe ensemble of {path} plus one RWE setting (log rank shares, w chosen on the tuning sample); "
           f"the ensemble alone: tune Kendall {base['tune']:.3f}" + (f", report {base['report']:.3f}" if report else ""))
     print("| RWE setting | w | tune Kendall | tune gain |" + (" report Kendall | report gain |" if report else ""))
     print("|---|---|---|---|" + ("---|---|" if report else ""))
+    tune_scores, report_scores = candidates(tune), candidates(report) if report else {}
     gains = []
-    for key in tune["errors"]:
-        w = max(ENSEMBLE_WEIGHTS, key=lambda w: kendall(tune, key, w))
-        t = kendall(tune, key, w)
-        r = kendall(report, key, w) if report and key in report["errors"] else None
+    for key, score in tune_scores.items():
+        w = max(ENSEMBLE_WEIGHTS, key=lambda w: joined_kendall(tune, score, w))
+        t = joined_kendall(tune, score, w)
+        r = joined_kendall(report, report_scores[key], w) if key in report_scores else None
         gains.append((t - base["tune"], key, w, t, r))
-    for gain, key, w, t, r in sorted(gains, reverse=True):
+    for gain, key, w, t, r in sorted(gains, key=lambda g: -g[0]):
         line = f"| {key.replace('|', ' / ')} | {w} | {t:.3f} | {gain:+.3f} |"
         if report:
             line += f" {r:.3f} | {r - base['report']:+.3f} |" if r is not None else " - | - |"
         print(line)
-    gain, key, w, _, r = max(gains, key=lambda g: g[0])
+    gain, key, w, _, r = max((g for g in gains if g[1] in tune["errors"]), key=lambda g: g[0])
     line = f"best_tune_gain={gain:.4f} setting={key} n_tune={tune['n']}"
     if r is not None:
-        low, high = bootstrap_gain(report, key, w)
+        low, high = bootstrap_gain(report, report_scores[key], w)
         line += f" report_gain={r - base['report']:.4f} report_gain_90=[{low:.4f},{high:.4f}] n_report={report['n']}"
     print(line)
 
 
-def bootstrap_gain(d: dict, key: str, w: float, resamples: int = 1000) -> tuple[float, float]:
-    """90 % interval of the Kendall gain of adding ``w`` times setting ``key``'s log rank
-    shares to the ensemble's on sample ``d``: networks resampled with replacement (seed 0),
+def bootstrap_gain(d: dict, score: np.ndarray, w: float, resamples: int = 1000) -> tuple[float, float]:
+    """90 % interval of the Kendall gain of adding ``w`` times ``score``'s log rank shares
+    to the ensemble's on sample ``d``: networks resampled with replacement (seed 0),
     ranks kept from the whole sample."""
     alone = log_rank(-d["ensemble"])
-    joined = alone + w * log_rank(-d["errors"][key])
+    joined = alone + w * log_rank(score)
     rng = np.random.default_rng(0)
     gains = []
     for _ in range(resamples):
         i = rng.integers(0, d["n"], d["n"])
         gains.append(kendalltau(joined[i], d["truth"][i])[0] - kendalltau(alone[i], d["truth"][i])[0])
     return tuple(np.percentile(gains, [5, 95]))
-
 
 if __name__ == "__main__":
     main()
