@@ -36,11 +36,12 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 ENSEMBLE_WEIGHTS = (0.05, 0.1, 0.25, 0.5, 1.0)
 
 
-def merged_rows(paths: str) -> list[dict]:
+def merged_rows(paths: str) -> tuple[list[dict], str]:
     """The rows of the comma-separated results files ``paths``, merged network by network
-    (errors and seconds united) over the networks every file holds; SystemExit when the
-    files hold different samples."""
-    docs = [json.loads(Path(path).read_text())["rows"] for path in paths.split(",")]
+    (errors and seconds united) over the networks every file holds, and the devices they
+    were measured on; SystemExit when the files hold different samples."""
+    files = [json.loads(Path(path).read_text()) for path in paths.split(",")]
+    docs = [doc["rows"] for doc in files]
     n = min(len(rows) for rows in docs)
     rows = [dict(row, errors=dict(row["errors"]), seconds=dict(row["seconds"])) for row in docs[0][:n]]
     for path, other in zip(paths.split(",")[1:], docs[1:]):
@@ -49,20 +50,21 @@ def merged_rows(paths: str) -> list[dict]:
         for row, extra in zip(rows, other):
             row["errors"].update(extra["errors"])
             row["seconds"].update(extra["seconds"])
-    return rows
+    return rows, "/".join(sorted({str(doc.get("device")) for doc in files}))
 
 
 def load(paths: str, table, ensemble: dict[str, float] | None = None) -> dict:
     """Per-network arrays: truth (from ``table``), macs, params, naswot, synflow, every
-    RWE error, and the ``ensemble`` estimate (lower is better) when given."""
-    rows = merged_rows(paths)
+    RWE error, and the ``ensemble`` estimate (lower is better) when given; the number of
+    networks and the device(s) their seconds were measured on."""
+    rows, device = merged_rows(paths)
     keys = sorted(set.intersection(*(set(r["errors"]) for r in rows)))
     out = {k: np.array([r[k] for r in rows], dtype=float) for k in ("macs", "params", "naswot", "synflow")}
     out["truth"] = np.array([table.value(r["arch"], TRUTH) for r in rows])
     out["errors"] = {k: np.array([r["errors"][k] for r in rows], dtype=float) for k in keys}
     variants = sorted({k.split("|")[0] for k in keys})
     out["seconds"] = {v: float(np.mean([r["seconds"][v] for r in rows])) for v in variants}
-    out["n"] = len(rows)
+    out["n"], out["device"] = len(rows), device
     if ensemble is not None:
         missing = [r["arch"] for r in rows if r["arch"] not in ensemble]
         if missing:
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     tune = load(args.tune, table, ensemble)
     report = load(args.report, table, ensemble) if args.report else None
     print(f"tuning sample: {tune['n']} networks ({args.tune})" + (f"; report sample: {report['n']} ({args.report})" if report else ""))
-    print("| setting (variant / features / head / n_train / alpha) | Kendall | Spearman | Kendall within MACs | s / network (GPU, features) |" + (" report Kendall | report within |" if report else ""))
+    print("| setting (variant / features / head / n_train / alpha) | Kendall | Spearman | Kendall within MACs | s / network (features, " + tune["device"] + ") |" + (" report Kendall | report within |" if report else ""))
     print("|---|---|---|---|---|" + ("---|---|" if report else ""))
     for key, err in sorted(tune["errors"].items(), key=lambda kv: -metrics(-kv[1], tune)[0]):
         tau, rho, within = metrics(-err, tune)
