@@ -40,13 +40,14 @@ def merged_rows(paths: str) -> tuple[list[dict], str]:
     """The rows of the comma-separated results files ``paths``, merged network by network
     (errors and seconds united) over the networks every file holds, and the devices they
     were measured on; SystemExit when the files hold different samples."""
-    files = [json.loads(Path(path).read_text()) for path in paths.split(",")]
+    names = paths.split(",")
+    files = [json.loads(Path(path).read_text()) for path in names]
     docs = [doc["rows"] for doc in files]
     n = min(len(rows) for rows in docs)
     rows = [dict(row, errors=dict(row["errors"]), seconds=dict(row["seconds"])) for row in docs[0][:n]]
-    for path, other in zip(paths.split(",")[1:], docs[1:]):
+    for path, other in zip(names[1:], docs[1:]):
         if [r["arch"] for r in other[:n]] != [r["arch"] for r in rows]:
-            raise SystemExit(f"{path} holds another sample than {paths.split(',')[0]}")
+            raise SystemExit(f"{path} holds another sample than {names[0]}")
         for row, extra in zip(rows, other):
             row["errors"].update(extra["errors"])
             row["seconds"].update(extra["seconds"])
@@ -186,10 +187,14 @@ def candidates(d: dict) -> dict[str, np.ndarray]:
     return {**{key: -err for key, err in d["errors"].items()}, **controls}
 
 
+def joined(d: dict, score: np.ndarray | None, w: float) -> np.ndarray:
+    """The ensemble's log rank shares on sample ``d`` plus ``w`` times ``score``'s (none: the ensemble alone)."""
+    return log_rank(-d["ensemble"]) + (w * log_rank(score) if score is not None else 0.0)
+
+
 def joined_kendall(d: dict, score: np.ndarray | None, w: float) -> float:
-    """Kendall of the ensemble's log rank shares plus ``w`` times ``score``'s on sample ``d``."""
-    total = log_rank(-d["ensemble"]) + (w * log_rank(score) if score is not None else 0.0)
-    return float(kendalltau(total, d["truth"])[0])
+    """Kendall of ``joined(d, score, w)`` against the trained accuracy."""
+    return float(kendalltau(joined(d, score, w), d["truth"])[0])
 
 
 def ensemble_gains(tune: dict, report: dict | None, path: str) -> None:
@@ -226,14 +231,14 @@ def bootstrap_gain(d: dict, score: np.ndarray, w: float, resamples: int = 1000) 
     """90 % interval of the Kendall gain of adding ``w`` times ``score``'s log rank shares
     to the ensemble's on sample ``d``: networks resampled with replacement (seed 0),
     ranks kept from the whole sample."""
-    alone = log_rank(-d["ensemble"])
-    joined = alone + w * log_rank(score)
+    alone, both = joined(d, None, 0.0), joined(d, score, w)
     rng = np.random.default_rng(0)
     gains = []
     for _ in range(resamples):
         i = rng.integers(0, d["n"], d["n"])
-        gains.append(kendalltau(joined[i], d["truth"][i])[0] - kendalltau(alone[i], d["truth"][i])[0])
+        gains.append(kendalltau(both[i], d["truth"][i])[0] - kendalltau(alone[i], d["truth"][i])[0])
     return tuple(np.percentile(gains, [5, 95]))
+
 
 if __name__ == "__main__":
     main()
