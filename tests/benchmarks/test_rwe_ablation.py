@@ -9,7 +9,10 @@ from torch import nn
 from benchmarks import rwe_ablation
 from benchmarks.rwe_ablation import FEATURES, augmented, pooled_features, probe, sgd_error
 from monas.data import load_dataset
+from monas.estimators import ESTIMATORS
+from monas.estimators.at_init import seeded_build
 from monas.estimators.heads import ridge_error
+from search_spaces import SPACES
 from tests.conftest import shared_data
 
 
@@ -57,6 +60,21 @@ def test_a_widened_probe_has_twice_the_channels_and_scores_run():
     stages = torch.cat([features["wide"][key] for key in FEATURES["stages"]], 1)
     error = ridge_error(stages[:40], labels[:40], stages[40:], labels[40:], 1e-3)
     assert 0 <= error <= 100 and torch.isfinite(stages).all()
+
+
+@pytest.mark.parametrize("fset, features", [("stages", "stages"), ("stages_gap_std", "stages_mean_std")])
+def test_the_rwe_estimator_reads_the_ablations_bn_eval_features(fset, features):
+    """The ablation's figures for bn=eval are the rwe estimator's: the same seeded network
+    and the same features."""
+    spec = load_dataset("digits", None).spec
+    rwe = ESTIMATORS.create("rwe", features=features, seed=0)
+    net = seeded_build(lambda: SPACES.create("nb201").build(ARCH, spec), rwe.seed).train(False).requires_grad_(False)
+    ablated = probe("bn=eval", ARCH, spec)
+    for a, b in zip(net.state_dict().values(), ablated.state_dict().values()):
+        assert torch.equal(a, b)
+    images = torch.randn(20, spec.channels, spec.resolution, spec.resolution, generator=torch.Generator().manual_seed(1))
+    pooled = pooled_features(ablated, images)
+    torch.testing.assert_close(rwe.extract(net, images), torch.cat([pooled[key] for key in FEATURES[fset]], 1))
 
 
 def test_a_run_resumes_its_file_one_network_at_a_time_and_refuses_another_runs(tmp_path, capsys):

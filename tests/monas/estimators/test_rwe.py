@@ -55,7 +55,7 @@ def test_averaging_initialisations_averages_errors(digits):
     assert mean == pytest.approx(sum(singles) / 2)
 
 
-@pytest.mark.parametrize("features", ["stages", "final"])
+@pytest.mark.parametrize("features", ["stages", "stages_mean_std", "final"])
 @pytest.mark.parametrize("bn", ["eval", "batch"])
 def test_every_form_scores_and_stays_deterministic(digits, bn, features):
     _, data = digits
@@ -69,6 +69,18 @@ def test_stage_features_concatenate_every_stage():
     widths = [m.shape[1] for m in net.forward_stages(x)]
     assert ESTIMATORS.create("rwe", features="stages").extract(net, x).shape == (4, sum(widths))
     assert ESTIMATORS.create("rwe", features="final").extract(net, x).shape == (4, net.num_features)
+
+
+def test_mean_std_features_add_each_stages_deviation_to_its_means():
+    net = SPACE.build(SPACE.to_string(GENOME), load_dataset("digits", None).spec).eval()
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    means = ESTIMATORS.create("rwe", features="stages").extract(net, x)
+    both = ESTIMATORS.create("rwe", features="stages_mean_std").extract(net, x)
+    assert both.shape == (4, 2 * means.shape[1])
+    torch.testing.assert_close(both[:, : means.shape[1]], means)
+    maps = net.forward_stages(x)
+    torch.testing.assert_close(both[:, means.shape[1] :], torch.cat([m.std((2, 3)) for m in maps], 1))
+    assert (both[:, means.shape[1] :] > 0).all()
 
 
 def test_rwe_plain_is_the_papers_form():
