@@ -15,10 +15,13 @@ the report looks it up in the table).
 ``--first N`` keeps only the first N networks of the sample (the recorded tuning sample is
 the first 90 of ``--n-archs 300 --seed 1``). The file is written after every network; run
 again with the same settings and ``--save``, it goes on after the networks it holds.
+``--start S`` leaves out the first S networks, so that processes can share a sample
+slice by slice (``rwe_ablation_report.py`` joins the files with ``+``).
 
 The plain RWE of the paper is variant ``plain``, features ``final``, ridge. ``--sgd``
 adds SGD-trained softmax heads on per-stage features of 2,000 images, without and with
-augmentation (variant name suffixed ``+aug``; its seconds include the extra passes).
+augmentation (variant name suffixed ``+aug``; its seconds include the extra passes;
+``--sgd-aug-copies 0`` leaves the augmented head out).
 """
 from __future__ import annotations
 
@@ -83,6 +86,8 @@ BATCH = 250
 # of 100, cosine learning rate from SGD_LR, weight decay SGD_WD; with augmentation each
 # epoch reads one of SGD_AUG_COPIES feature sets of randomly cropped and flipped images.
 SGD_EPOCHS, SGD_LR, SGD_WD, SGD_AUG_COPIES = 30, 0.1, 5e-4, 4
+# Settings added after the first recorded files: those files were made with these values.
+LATER_SETTINGS = {"start": 0, "sgd_aug_copies": SGD_AUG_COPIES}
 
 
 def probe(name: str, arch: str, spec) -> nn.Module:
@@ -203,6 +208,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
         images = load_dataset("cifar10", args.data_dir)
         self.spec, self.device, self.variants, self.sgd = images.spec, device, args.variants.split(","), args.sgd
+        self.aug_copies = args.sgd_aug_copies
         self.data = scoring_data(images, max(N_TRAIN), N_VAL, seed=args.seed).to(device)
         self.subsets = {n: balanced_prefix(self.data.train_y, n) for n in N_TRAIN}
         self.naswot = ESTIMATORS.create("naswot", seed=args.seed)
@@ -257,9 +263,10 @@ class Bench:
             keys = FEATURES["stages"]
             tr, va = features(train_f, keys, subset), val_features(keys)
             row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
+        if self.sgd and self.aug_copies:
             self.sync()
             t0 = time.perf_counter()
-            copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(SGD_AUG_COPIES)]
+            copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(self.aug_copies)]
             self.sync()
             row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
             row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
@@ -279,17 +286,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--sgd", action="store_true", help="also SGD heads, with and without augmentation, on per-stage "
-                   "features of 2,000 images (augmented: SGD_AUG_COPIES extra forward passes of them)")
+                   "features of 2,000 images (augmented: --sgd-aug-copies extra forward passes of them)")
+    p.add_argument("--sgd-aug-copies", type=int, default=SGD_AUG_COPIES,
+                   help="augmented copies of the images for the augmented SGD head; 0 leaves that head out")
     p.add_argument("--first", type=int, help="only the first N networks of the sample")
+    p.add_argument("--start", type=int, default=0, help="leave out the first S networks (of those --first keeps)")
     p.add_argument("--save", required=True, help="the results file; a run with the same settings resumes it")
     args = p.parse_args(argv)
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
         p.error(f"unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
-    settings = {"seed": args.seed, "n_archs": args.n_archs, "variants": args.variants, "sgd": args.sgd, "n_val": N_VAL}
+    if args.sgd_aug_copies < 0:
+        p.error(f"--sgd-aug-copies must be >= 0, got {args.sgd_aug_copies}")
+    if not 0 <= args.start < (args.n_archs if args.first is None else min(args.first, args.n_archs)):
+        p.error(f"--start must leave networks to measure: 0 <= S < --first (and --n-archs), got {args.start}")
+    settings = {"seed": args.seed, "n_archs": args.n_archs, "variants": args.variants, "sgd": args.sgd, "n_val": N_VAL,
+                "start": args.start, "sgd_aug_copies": args.sgd_aug_copies}
     path = Path(args.save)
     rows = resumed_rows(path, settings)
-    archs = sample_archs(args.n_archs, args.seed, load_table(args.table))[: args.first]
+    archs = sample_archs(args.n_archs, args.seed, load_table(args.table))[: args.first][args.start :]
     if [row["arch"] for row in rows[: len(archs)]] != archs[: len(rows)]:
         raise SystemExit(f"{path} holds other networks than this sample's: was it made with another --table?")
     device = resolve_device(args.device)
@@ -307,10 +322,15 @@ def resumed_rows(path: Path, settings: dict) -> list[dict]:
     if not path.exists():
         return []
     doc = json.loads(path.read_text())
-    made_with = {key: doc.get(key) for key in settings}
+    made_with = {key: setting(doc, key) for key in settings}
     if made_with != settings:
         raise SystemExit(f"{path} was made with {made_with}, not {settings}: give another --save")
     return doc["rows"]
+
+
+def setting(doc: dict, key: str):
+    """The value of setting ``key`` a results file was made with."""
+    return doc.get(key, LATER_SETTINGS.get(key))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Every RWE setting is ranked on TUNE; the weights of the combinations (a z-scored
 sum of -error, log params and NASWOT) are chosen on TUNE and applied unchanged to
 REPORT, so REPORT's figures are out of sample. TUNE (or REPORT) may name several
 results files of the same sample, comma-separated (runs of different variants): they
-are merged network by network, over the networks all of them hold.
+are merged network by network, over the networks all of them hold. Each of those may be
+slices of one run joined with ``+`` (``rwe_ablation.py --start``), in sample order.
 
 ``--ensemble FILE`` (an ``estimator_correlation.py`` or ``nb201_full_space.py`` save
 file holding an ``ensemble`` estimate of every network) adds the table that decides
@@ -29,6 +30,7 @@ from scipy.stats import kendalltau, spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.estimator_correlation import TRUTH, kendall_within_quintiles  # noqa: E402
+from benchmarks.rwe_ablation import setting  # noqa: E402
 from monas.accuracy_table import DEFAULT_NB201_TABLE, load_table  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -41,7 +43,7 @@ def merged_rows(paths: str) -> tuple[list[dict], str]:
     (errors and seconds united) over the networks every file holds, and the devices they
     were measured on; SystemExit when the files hold different samples."""
     names = paths.split(",")
-    files = [json.loads(Path(path).read_text()) for path in names]
+    files = [joined_slices(path) for path in names]
     docs = [doc["rows"] for doc in files]
     n = min(len(rows) for rows in docs)
     rows = [dict(row, errors=dict(row["errors"]), seconds=dict(row["seconds"])) for row in docs[0][:n]]
@@ -52,6 +54,23 @@ def merged_rows(paths: str) -> tuple[list[dict], str]:
             row["errors"].update(extra["errors"])
             row["seconds"].update(extra["seconds"])
     return rows, "/".join(sorted({str(doc.get("device")) for doc in files}))
+
+
+def joined_slices(paths: str) -> dict:
+    """The results file of ``+``-separated slices of one run, each starting where the one
+    before it ends (the rows of all, the settings and device of the first); SystemExit
+    when they do not."""
+    names = paths.split("+")
+    docs = [json.loads(Path(path).read_text()) for path in names]
+    first = docs[0]
+    joined = {**first, "rows": list(first["rows"])}
+    for path, doc in zip(names[1:], docs[1:]):
+        expected = first.get("start", 0) + len(joined["rows"])
+        others = {*first, *doc} - {"start", "rows", "device"}
+        if setting(doc, "start") != expected or any(setting(doc, k) != setting(first, k) for k in others):
+            raise SystemExit(f"{path} is not the slice of {names[0]}'s run that starts at network {expected + 1}")
+        joined["rows"] += doc["rows"]
+    return joined
 
 
 def load(paths: str, table, ensemble: dict[str, float] | None = None) -> dict:

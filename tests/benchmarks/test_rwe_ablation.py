@@ -8,6 +8,7 @@ from torch import nn
 
 from benchmarks import rwe_ablation
 from benchmarks.rwe_ablation import FEATURES, augmented, pooled_features, probe, sgd_error
+from benchmarks.rwe_ablation_report import joined_slices
 from monas.data import load_dataset
 from monas.estimators import ESTIMATORS
 from monas.estimators.at_init import seeded_build
@@ -93,3 +94,47 @@ def test_a_run_resumes_its_file_one_network_at_a_time_and_refuses_another_runs(t
     with pytest.raises(SystemExit, match="was made with"):
         rwe_ablation.main([*args[:-2], "--sgd", "--save", str(save)])
     assert save.read_text() == before
+
+
+def test_slices_of_a_run_join_into_the_whole_run_and_old_files_still_resume(tmp_path, capsys):
+    data, table = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv")
+    args = ["--n-archs", "20", "--variants", "init=lsuv+bn=eval+cells=1", "--data-dir", str(data), "--table", str(table)]
+    whole, head, tail = tmp_path / "whole.json", tmp_path / "head.json", tmp_path / "tail.json"
+    rwe_ablation.main([*args, "--first", "2", "--save", str(whole)])
+    rwe_ablation.main([*args, "--first", "1", "--save", str(head)])
+    rwe_ablation.main([*args, "--first", "2", "--start", "1", "--save", str(tail)])
+    joined = joined_slices(f"{head}+{tail}")["rows"]
+    expected = json.loads(whole.read_text())["rows"]
+    assert [(r["arch"], r["errors"]) for r in joined] == [(r["arch"], r["errors"]) for r in expected]
+    with pytest.raises(SystemExit, match="is not the slice"):
+        joined_slices(f"{tail}+{head}")
+    # a file written before --start and --sgd-aug-copies existed was made with their defaults
+    doc = json.loads(head.read_text())
+    old = {k: v for k, v in doc.items() if k not in ("start", "sgd_aug_copies")}
+    head.write_text(json.dumps(old))
+    capsys.readouterr()
+    rwe_ablation.main([*args, "--first", "2", "--save", str(head)])
+    err = capsys.readouterr().err
+    assert "2/2 networks" in err and "1/2 networks" not in err
+    assert joined_slices(f"{head}")["rows"][0] == doc["rows"][0]
+
+
+def test_sgd_heads_without_augmented_copies_leave_the_augmented_head_out(tmp_path):
+    data, table, save = shared_data("cifar10"), shared_data("nb201", "nb201_accuracy.csv"), tmp_path / "sgd.json"
+    rwe_ablation.main(["--n-archs", "20", "--first", "1", "--variants", "init=lsuv+bn=eval+cells=1", "--sgd",
+                       "--sgd-aug-copies", "0", "--data-dir", str(data), "--table", str(table), "--save", str(save)])
+    errors = json.loads(save.read_text())["rows"][0]["errors"]
+    assert 0 <= errors["init=lsuv+bn=eval+cells=1|stages|sgd|2000|0.0005"] <= 100
+    assert not any("+aug" in key for key in errors)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--start", "5", "--first", "5"], "--start must leave networks"),
+    (["--start", "-1"], "--start must leave networks"),
+    (["--sgd-aug-copies", "-2"], "--sgd-aug-copies must be >= 0"),
+])
+def test_bad_slices_and_copies_are_refused_before_any_file_is_written(tmp_path, capsys, argv, message):
+    save = tmp_path / "never.json"
+    with pytest.raises(SystemExit):
+        rwe_ablation.main([*argv, "--save", str(save)])
+    assert message in capsys.readouterr().err and not save.exists()
