@@ -263,14 +263,14 @@ class Bench:
             keys = FEATURES["stages"]
             tr, va = features(train_f, keys, subset), val_features(keys)
             row["errors"][f"{name}|stages|sgd|2000|{SGD_WD:g}"] = sgd_error([tr], data.train_y[subset], va, data.val_y, seed)
-        if self.sgd and self.aug_copies:
-            self.sync()
-            t0 = time.perf_counter()
-            copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(self.aug_copies)]
-            self.sync()
-            row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
-            row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
-                [torch.cat([c[key] for key in keys], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
+            if self.aug_copies:
+                self.sync()
+                t0 = time.perf_counter()
+                copies = [pooled_features(net, augmented(data.train_x[subset], 1000 * seed + c)) for c in range(self.aug_copies)]
+                self.sync()
+                row["seconds"][f"{name}+aug"] = row["seconds"][name] + time.perf_counter() - t0
+                row["errors"][f"{name}+aug|stages|sgd|2000|{SGD_WD:g}"] = sgd_error(
+                    [torch.cat([c[key] for key in keys], 1) for c in copies], data.train_y[subset], va, data.val_y, seed)
         if name == "plain":
             for fset in ("final", "stages"):
                 tr, va = features(train_f, FEATURES[fset], subset), val_features(FEATURES[fset])

@@ -65,7 +65,7 @@ def joined_slices(paths: str) -> dict:
     first = docs[0]
     joined = {**first, "rows": list(first["rows"])}
     for path, doc in zip(names[1:], docs[1:]):
-        expected = first.get("start", 0) + len(joined["rows"])
+        expected = setting(first, "start") + len(joined["rows"])
         others = {*first, *doc} - {"start", "rows", "device"}
         if setting(doc, "start") != expected or any(setting(doc, k) != setting(first, k) for k in others):
             raise SystemExit(f"{path} is not the slice of {names[0]}'s run that starts at network {expected + 1}")
